@@ -1,0 +1,196 @@
+"""pandas DataFrames built from a trace's records. pandas is imported only when one is asked for."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from ._mask import MASK, is_secret_key, mask_value
+
+HISTORY_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp", "author",
+                   "source", "key", "scope", "old", "new", "persisted"]
+EVENT_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp", "author", "kind",
+                 "text", "state_delta", "artifact_delta", "function_calls", "function_responses",
+                 "transfer_to_agent", "escalate", "error"]
+ARTIFACT_COLUMNS = ["session_id", "invocation_id", "event_id", "timestamp", "filename", "version",
+                    "mime_type", "size_bytes", "source"]
+INVOCATION_COLUMNS = ["session_id", "invocation_id", "agent", "user_text", "started", "ended",
+                      "duration_s", "n_events", "n_state_changes", "n_artifacts", "status", "error"]
+
+_secret_key = lru_cache(maxsize=65536)(is_secret_key)
+
+
+def _pd():
+    import pandas
+    return pandas
+
+
+def _times(values):
+    return _pd().to_datetime(values, unit="s", utc=True)
+
+
+def _select(records, kind, session_id):
+    return [r for r in records
+            if r.kind == kind and (session_id is None or r.session_id == session_id)]
+
+
+def _shown(value, key, reveal):
+    if reveal or value is None:
+        return value
+    if _secret_key(key):
+        return MASK
+    if isinstance(value, (str, dict, list, tuple)):
+        return mask_value(value)
+    return value
+
+
+def history(records, session_id=None, reveal=False):
+    """One row per state key change, in the trace's order (which is `seq` order per session)."""
+    pd = _pd()
+    changes = _select(records, "state_change", session_id)
+    frame = pd.DataFrame({
+        "session_id": [c.session_id for c in changes],
+        "invocation_id": [c.invocation_id for c in changes],
+        "event_id": [c.event_id for c in changes],
+        "seq": pd.array([c.seq for c in changes], dtype="int64"),
+        "timestamp": _times([c.time for c in changes]),
+        "author": [c.author for c in changes],
+        "source": [c.source for c in changes],
+        "key": [c.key for c in changes],
+        "scope": [c.scope for c in changes],
+        "old": pd.array([_shown(c.old, c.key, reveal) for c in changes], dtype=object),
+        "new": pd.array([_shown(c.new, c.key, reveal) for c in changes], dtype=object),
+        "persisted": pd.array([c.persisted for c in changes], dtype="bool"),
+    }, columns=HISTORY_COLUMNS)
+    return frame
+
+
+def timeline(records, session_id=None, reveal=False):
+    """Wide: one row per state-changing event (and one for the starting state), one column per
+    key holding its value after that event."""
+    pd = _pd()
+    rows, state, order = [], {}, {}
+    for c in _select(records, "state_change", session_id):
+        group = (c.session_id, c.event_id, c.invocation_id, c.source == "initial")
+        session_state = state.setdefault(c.session_id, {})
+        session_state[c.key] = _shown(c.new, c.key, reveal)
+        order.setdefault(c.key, len(order))
+        if rows and rows[-1][0] == group:
+            rows[-1][1]["seq"] = c.seq
+            rows[-1][1]["values"] = dict(session_state)
+        else:
+            rows.append((group, {"seq": c.seq, "values": dict(session_state)}))
+    keys = sorted(order, key=order.get)
+    data = [{"session_id": g[0], "invocation_id": g[2], "event_id": g[1], "seq": r["seq"],
+             **{k: r["values"].get(k) for k in keys}} for g, r in rows]
+    frame = pd.DataFrame(data, columns=["session_id", "invocation_id", "event_id", "seq", *keys])
+    frame["seq"] = frame["seq"].astype("int64")
+    return frame
+
+
+def events(records, session_id=None, reveal=False):
+    pd = _pd()
+    evs = _select(records, "event", session_id)
+    seqs, counters = [], {}
+    for e in evs:
+        seqs.append(counters.get(e.session_id, 0))
+        counters[e.session_id] = seqs[-1] + 1
+
+    def shown(v):
+        return v if reveal else mask_value(v)
+    return pd.DataFrame({
+        "session_id": [e.session_id for e in evs],
+        "invocation_id": [e.invocation_id for e in evs],
+        "event_id": [e.event_id for e in evs],
+        "seq": pd.array(seqs, dtype="int64"),
+        "timestamp": _times([e.time for e in evs]),
+        "author": [e.author for e in evs],
+        "kind": [e.event_kind for e in evs],
+        "text": [shown(e.text) for e in evs],
+        "state_delta": pd.array([shown(e.state_delta) for e in evs], dtype=object),
+        "artifact_delta": pd.array([e.artifact_delta for e in evs], dtype=object),
+        "function_calls": pd.array([shown(e.function_calls) for e in evs], dtype=object),
+        "function_responses": pd.array([shown(e.function_responses) for e in evs], dtype=object),
+        "transfer_to_agent": [e.transfer_to_agent for e in evs],
+        "escalate": pd.array([e.escalate for e in evs], dtype="bool"),
+        "error": [e.error for e in evs],
+    }, columns=EVENT_COLUMNS)
+
+
+def artifacts(records, session_id=None, reveal=False):
+    pd = _pd()
+    arts = _select(records, "artifact", session_id)
+    return pd.DataFrame({
+        "session_id": [a.session_id for a in arts],
+        "invocation_id": [a.invocation_id for a in arts],
+        "event_id": [a.event_id for a in arts],
+        "timestamp": _times([a.time for a in arts]),
+        "filename": [a.filename for a in arts],
+        "version": pd.array([a.version for a in arts], dtype="int64"),
+        "mime_type": [a.mime_type for a in arts],
+        "size_bytes": pd.array([a.size_bytes for a in arts], dtype="int64"),
+        "source": [a.source for a in arts],
+    }, columns=ARTIFACT_COLUMNS)
+
+
+def invocations(records, session_id=None, reveal=False):
+    pd = _pd()
+    table: dict[str, dict] = {}
+    for r in records:
+        if session_id is not None and r.session_id != session_id:
+            continue
+        inv = getattr(r, "invocation_id", None)
+        if r.kind == "invocation_start":
+            table[inv] = {"session_id": r.session_id, "invocation_id": inv, "agent": r.agent,
+                          "user_text": r.user_text if reveal else mask_value(r.user_text),
+                          "started": r.time, "ended": None, "n_events": 0,
+                          "n_state_changes": 0, "n_artifacts": 0, "status": "running",
+                          "error": None}
+        elif inv in table:
+            row = table[inv]
+            if r.kind == "invocation_end":
+                row.update(ended=r.time, status=r.status, error=r.error)
+            elif r.kind == "event":
+                row["n_events"] += 1
+            elif r.kind == "state_change":
+                row["n_state_changes"] += 1
+            elif r.kind == "artifact":
+                row["n_artifacts"] += 1
+    rows = list(table.values())
+    frame = pd.DataFrame(rows, columns=INVOCATION_COLUMNS)
+    started = _times([r["started"] for r in rows])
+    ended = _times([float("nan") if r["ended"] is None else r["ended"] for r in rows])
+    frame["started"], frame["ended"] = started, ended
+    frame["duration_s"] = pd.array(
+        [None if r["ended"] is None else r["ended"] - r["started"] for r in rows], dtype="Float64")
+    for col in ("n_events", "n_state_changes", "n_artifacts"):
+        frame[col] = frame[col].astype("int64")
+    return frame
+
+
+def compare(a_records, b_records, a_session=None, b_session=None, reveal=False):
+    """One row per key whose final value differs between two traces' (or sessions') states."""
+    pd = _pd()
+    a, b = final_state(a_records, a_session), final_state(b_records, b_session)
+    scopes = {c.key: c.scope for c in (*a_records, *b_records) if c.kind == "state_change"}
+    rows = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
+        if va != vb:
+            rows.append({"key": key, "scope": scopes[key],
+                         "a": None if va is _MISSING else _shown(va, key, reveal),
+                         "b": None if vb is _MISSING else _shown(vb, key, reveal)})
+    return pd.DataFrame(rows, columns=["key", "scope", "a", "b"])
+
+
+_MISSING = object()
+
+
+def final_state(records, session_id=None, persisted_only=True):
+    """The state a trace's changes add up to (for one session, or the last one recorded)."""
+    changes = [r for r in records if r.kind == "state_change"]
+    if session_id is None and changes:
+        session_id = changes[-1].session_id
+    state = {}
+    for c in changes:
+        if c.session_id == session_id and (c.persisted or not persisted_only):
+            state[c.key] = c.new
+    return state

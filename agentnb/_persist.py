@@ -1,0 +1,140 @@
+"""Traces as JSON Lines: a header line, then one record a line.
+
+Values that JSON cannot hold are stored tagged, never dropped: NaN and infinities, bytes,
+tuples, sets, dicts with non-string keys, datetimes, and any other object as a typed repr.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import math
+from dataclasses import dataclass, fields, replace
+
+from ._mask import mask_value
+from ._recorded import Recorded
+from ._records import record_from_dict, record_to_dict
+from ._trace import Trace
+
+FORMAT = "agentnb-trace"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class TypedRepr:
+    """An object JSON could not hold, kept as its type's name and its repr."""
+    type: str
+    repr: str
+
+    def __repr__(self):
+        return self.repr
+
+
+def encode(value):
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: encode(v) for k, v in value.items()}
+        return {"$dict": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"$tuple": [encode(v) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"$set": [encode(v) for v in value]}
+    if isinstance(value, (bytes, bytearray)):
+        return {"$bytes": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, _dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, TypedRepr):
+        return {"$repr": value.repr, "$type": value.type}
+    return {"$repr": repr(value), "$type": f"{type(value).__module__}.{type(value).__qualname__}"}
+
+
+def decode(value):
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$float" in value:
+        return float(value["$float"])
+    if "$dict" in value:
+        return {_hashable(decode(k)): decode(v) for k, v in value["$dict"]}
+    if "$tuple" in value:
+        return tuple(decode(v) for v in value["$tuple"])
+    if "$set" in value:
+        return {_hashable(decode(v)) for v in value["$set"]}
+    if "$bytes" in value:
+        return base64.b64decode(value["$bytes"])
+    if "$datetime" in value:
+        return _dt.datetime.fromisoformat(value["$datetime"])
+    if "$repr" in value:
+        return TypedRepr(value["$type"], value["$repr"])
+    return {k: decode(v) for k, v in value.items()}
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def masked(record):
+    """A copy of `record` with every secret in it masked (the trace itself is never touched)."""
+    changes = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        if f.name in ("old", "new"):
+            shown = mask_value(value, record.key)
+        elif isinstance(value, (str, dict, list, tuple)):
+            shown = mask_value(value)
+        else:
+            continue
+        if shown is not value and shown != value:
+            changes[f.name] = shown
+    return replace(record, **changes) if changes else record
+
+
+def save(trace: Trace, path, *, reveal=False) -> None:
+    header = {"format": FORMAT, "version": VERSION, "masked": not reveal,
+              "saved": _dt.datetime.now(_dt.timezone.utc).isoformat()}
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(json.dumps(header) + "\n")
+        for record in trace.snapshot():
+            shown = record if reveal else masked(record)
+            out.write(json.dumps(encode(record_to_dict(shown)), ensure_ascii=False) + "\n")
+
+
+class LoadedTrace(Recorded):
+    """A trace read back from a file: the same DataFrame methods and view as a live runner."""
+
+    def __init__(self, trace: Trace, header: dict, path):
+        self.trace, self.header, self.path = trace, header, path
+        self.title = f"agentnb trace {path}"
+
+    def __repr__(self):
+        return f"<LoadedTrace {self.path}: {len(self.trace)} records>"
+
+
+def load(path) -> LoadedTrace:
+    with open(path, encoding="utf-8") as src:
+        lines = src.read().splitlines()
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        header = {}
+    if header.get("format") != FORMAT:
+        raise ValueError(f"agentnb: {path} is not an agentnb trace (no '{FORMAT}' header)")
+    if header.get("version", 0) > VERSION:
+        raise ValueError(f"agentnb: {path} has trace version {header['version']}; "
+                         f"this agentnb reads up to {VERSION}")
+    records = []
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        try:
+            records.append(record_from_dict(decode(json.loads(line))))
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:
+            raise ValueError(f"agentnb: {path} line {number} is not a trace record: {exc}") from None
+    return LoadedTrace(Trace(records), header, path)

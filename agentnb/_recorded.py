@@ -1,0 +1,57 @@
+"""What every recorded thing offers: a runner, a job, or a trace loaded from a file."""
+from __future__ import annotations
+
+from . import _frames
+from ._trace import Trace
+
+
+class Recorded:
+    """DataFrames, saving and a view over `self.trace`. Each DataFrame method takes an optional
+    `session_id` (default: every session in the trace) and `reveal=True` to unmask secrets."""
+
+    trace: Trace
+    title = "agentnb"
+
+    def history(self, session_id=None, *, reveal=False):
+        return _frames.history(self.trace.snapshot(), session_id, reveal)
+
+    def timeline(self, session_id=None, *, reveal=False):
+        return _frames.timeline(self.trace.snapshot(), session_id, reveal)
+
+    def events(self, session_id=None, *, reveal=False):
+        return _frames.events(self.trace.snapshot(), session_id, reveal)
+
+    def artifacts(self, session_id=None, *, reveal=False):
+        return _frames.artifacts(self.trace.snapshot(), session_id, reveal)
+
+    def invocations(self, session_id=None, *, reveal=False):
+        return _frames.invocations(self.trace.snapshot(), session_id, reveal)
+
+    def save(self, path, *, reveal=False):
+        """Write the trace as JSON Lines; secrets masked unless `reveal=True`."""
+        from ._persist import save
+        save(self.trace, path, reveal=reveal)
+        return path
+
+    def view(self):
+        """The dashboard: sessions, invocations, state lanes, artifacts, live while it runs."""
+        from ._views import DashboardView
+        return DashboardView(self.trace, title=self.title)
+
+    def _live(self, invocation_id: str):
+        """A context manager around one invocation or turn: shows its live card in a notebook
+        (when `self.display` is on and a kernel is running) and flushes it at the end."""
+        from ._views import live_card
+        return live_card(self.trace, invocation_id, enabled=getattr(self, "display", False))
+
+    def _final_session_id(self):
+        return getattr(self, "session_id", None)
+
+
+def compare(a, b, *, reveal=False):
+    for side in (a, b):
+        if not isinstance(side, Recorded):
+            raise TypeError(f"agentnb: compare() takes runners, jobs or loaded traces, "
+                            f"not {type(side).__name__}")
+    return _frames.compare(a.trace.snapshot(), b.trace.snapshot(), a._final_session_id(),
+                           b._final_session_id(), reveal=reveal)
