@@ -1,0 +1,325 @@
+"""Pure renderers: records -> escaped HTML fragments and plain text. One path for every face:
+the live widget inserts the same fragments the static snapshot is made of.
+
+Everything that came from an agent, a user or a tool goes through `esc`, and through masking.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+from functools import lru_cache
+from importlib import resources
+
+from ._mask import mask_value
+
+MAX_ROWS = 200          # rows a section keeps in a snapshot (and in the live view)
+MAX_CELL = 300          # characters of one value shown
+LANES = ("app", "user", "session", "temp", "userdata", "attributes")
+LANE_TITLES = {"app": "app: (every user of the app)", "user": "user: (this user, every session)",
+               "session": "session (this conversation)", "temp": "temp: (this invocation only)",
+               "userdata": "userdata (LiveKit session)", "attributes": "participant attributes"}
+# Characters that can reorder or hide text (bidi overrides, zero-width): shown as visible codes.
+_INVISIBLE = {c: f"\\u{c:04x}" for c in (0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202B,
+                                          0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069,
+                                          0xFEFF)}
+
+
+def esc(value) -> str:
+    """Text safe to put in HTML content or a quoted attribute."""
+    return html.escape(str(value), quote=True).translate(_INVISIBLE)
+
+
+def clip(text: str, limit: int = MAX_CELL) -> str:
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (+{len(text) - limit:,} chars)"
+
+
+def show(value, key=None, reveal=False, limit=MAX_CELL) -> str:
+    """A value as short escaped text, masked unless `reveal`."""
+    if not reveal:
+        value = mask_value(value, key)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=repr)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return esc(clip(text, limit))
+
+
+def clock(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return resources.files("agentnb").joinpath("static/agentnb.css").read_text(encoding="utf-8")
+
+
+# --- fragments, one per record -----------------------------------------------------------------
+
+def _chip(text, cls="") -> str:
+    return f'<span class="anb-chip {cls}">{esc(text)}</span>'
+
+
+def event_html(e, reveal=False) -> str:
+    parts = [f'<span class="anb-time">{clock(e.time)}</span>',
+             _chip(e.event_kind, f"anb-k-{esc(e.event_kind)}"),
+             f'<span class="anb-author">{esc(e.author)}</span>']
+    if e.text:
+        text = e.text if reveal else mask_value(e.text)
+        parts.append(f'<span class="anb-text">{esc(clip(text, 600))}</span>')
+    for c in e.function_calls:
+        parts.append(f'<span class="anb-call">→ {esc(c["name"])}({show(c["args"], reveal=reveal)})'
+                     f' <span class="anb-id">{esc(c.get("id") or "")}</span></span>')
+    for r in e.function_responses:
+        parts.append(f'<span class="anb-resp">← {esc(r["name"])}: {show(r["response"], reveal=reveal)}'
+                     f' <span class="anb-id">{esc(r.get("id") or "")}</span></span>')
+    if e.state_delta:
+        parts.append(_chip("state: " + ", ".join(map(str, e.state_delta)), "anb-state"))
+    if e.artifact_delta:
+        parts.append(_chip("artifact: " + ", ".join(f"{f} v{v}" for f, v in e.artifact_delta.items()),
+                           "anb-art"))
+    if e.transfer_to_agent:
+        parts.append(_chip(f"transfer → {e.transfer_to_agent}", "anb-transfer"))
+    if e.escalate:
+        parts.append(_chip("escalate", "anb-transfer"))
+    if e.auth_requests:
+        parts.append(_chip("auth requested", "anb-auth"))
+    if e.error:
+        parts.append(f'<span class="anb-error">{esc(clip(e.error))}</span>')
+    return f'<div class="anb-row anb-event">{" ".join(parts)}</div>'
+
+
+def change_html(c, reveal=False) -> str:
+    temp = ' <span class="anb-note">invocation-only</span>' if c.scope == "temp" else ""
+    kind = f" · {esc(c.context_kind)}" if c.context_kind else ""
+    return (f'<div class="anb-row anb-change anb-fresh"><span class="anb-key">{esc(clip(c.key, 120))}</span> '
+            f'<span class="anb-old">{show(c.old, c.key, reveal)}</span> → '
+            f'<span class="anb-new">{show(c.new, c.key, reveal)}</span>{temp} '
+            f'<span class="anb-prov">{esc(c.source)}{kind} #{c.seq}</span></div>')
+
+
+def artifact_html(a) -> str:
+    if a.preview.startswith("data:image/"):
+        preview = f'<img class="anb-img" alt="{esc(a.filename)}" src="{esc(a.preview)}">'
+    elif a.preview:
+        preview = f'<pre class="anb-pre">{esc(clip(mask_value(a.preview), 1000))}</pre>'
+    else:
+        preview = ""
+    return (f'<div class="anb-row anb-artifact"><span class="anb-key">{esc(clip(a.filename, 120))}</span> '
+            f'{_chip(f"v{a.version}")} <span class="anb-prov">{esc(a.mime_type or "?")} · '
+            f'{a.size_bytes:,} bytes · {esc(a.source)}</span>{preview}</div>')
+
+
+def context_html(s, reveal=False) -> str:
+    exposed = {k: v for k, v in s.exposed.items() if v not in (None, "", [], {})}
+    shown = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 120)}</span>'
+                    for k, v in exposed.items())
+    fc = f' <span class="anb-id">function_call_id={esc(s.function_call_id)}</span>' if s.function_call_id else ""
+    return (f'<div class="anb-row anb-context"><span class="anb-time">{clock(s.time)}</span> '
+            f'<span class="anb-hook">{esc(s.hook)}</span> {_chip(s.context_kind, "anb-ctx")}'
+            f'<span class="anb-prov">ADK passed {esc(s.actual_class)}</span>{fc} '
+            f'<span class="anb-prov">agent={esc(s.agent or "")} · {len(s.state)} state keys</span>'
+            f'<div class="anb-exposed">{shown}</div></div>')
+
+
+def fact_html(f, reveal=False) -> str:
+    items = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 200)}</span>'
+                    for k, v in f.data.items())
+    return (f'<div class="anb-row anb-fact"><span class="anb-time">{clock(f.time)}</span> '
+            f'{_chip(f.topic, "anb-topic")} {items}</div>')
+
+
+def invocation_head(start, end, session) -> str:
+    status = end.status if end else "running"
+    took = f" · {end.time - start.time:.3f} s" if end else ""
+    err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
+    who = f"{esc(session.app)} · user {esc(session.user)} · " if session else ""
+    return (f'<div class="anb-head"><span class="anb-title">invocation {esc(start.invocation_id)}</span> '
+            f'{_chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'
+            f'session {esc(start.session_id)} · agent {esc(start.agent)} · user said: '
+            f'<q>{esc(clip(mask_value(start.user_text), 300))}</q></div></div>')
+
+
+# --- views as sections ------------------------------------------------------------------------
+
+SECTION_TITLES = {"events": "Timeline", "state": "State (old → new, as it happens)",
+                  "artifacts": "Artifacts", "context": "Context explorer", "facts": "Memory, auth, job and logs",
+                  "invocations": "Invocations", "sessions": "Sessions"}
+
+
+class Sections:
+    """The rendered view of a set of records: a head, and rows per section (state lanes are
+    sections `lane-<scope>`). `add(records)` returns the patch ops for what they add, which is
+    what the live widget sends; `html()` and `text()` are the static faces."""
+
+    def __init__(self, invocation_id=None, title="agentnb", reveal=False):
+        self.invocation_id, self.title, self.reveal = invocation_id, title, reveal
+        self.head = f'<div class="anb-head"><span class="anb-title">{esc(title)}</span></div>'
+        self.rows: dict[str, list[str]] = {}
+        self.counts: dict[str, int] = {}
+        self.lines: list[str] = []
+        self._sessions, self._starts, self._ends = {}, {}, {}
+
+    def _mine(self, r) -> bool:
+        return self.invocation_id is None or getattr(r, "invocation_id", None) == self.invocation_id
+
+    def add(self, records) -> list[dict]:
+        ops: dict[str, list[str]] = {}
+        head_changed = False
+        for r in records:
+            kind = r.kind
+            if kind == "session":
+                self._sessions[r.session_id] = r
+                if self.invocation_id is None:
+                    parent = f" · fork of {r.parent_session_id} after {r.forked_at}" if r.parent_session_id else ""
+                    self._put(ops, "sessions", f'<div class="anb-row">{_chip(r.framework)} '
+                              f'<span class="anb-key">{esc(r.session_id)}</span> app {esc(r.app)} · '
+                              f'user {esc(r.user)}{esc(parent)}</div>',
+                              f"session {r.session_id} app={r.app} user={r.user}{parent}")
+                continue
+            if not self._mine(r):
+                continue
+            if kind == "invocation_start":
+                self._starts[r.invocation_id] = r
+                head_changed = True
+            elif kind == "invocation_end":
+                self._ends[r.invocation_id] = r
+                head_changed = True
+                if self.invocation_id is None:
+                    start = self._starts.get(r.invocation_id)
+                    if start is not None:
+                        self._put(ops, "invocations", invocation_head(start, r, self._sessions.get(r.session_id)),
+                                  f"invocation {r.invocation_id} {r.status} {start.user_text!r}")
+            elif kind == "event":
+                self._put(ops, "events", event_html(r, self.reveal), _event_text(r))
+            elif kind == "state_change":
+                lane = r.scope if r.scope in LANES else "session"
+                self._put(ops, f"lane-{lane}", change_html(r, self.reveal),
+                          f"[{lane}] {r.key}: {_short(r.old, r.key, self.reveal)} -> "
+                          f"{_short(r.new, r.key, self.reveal)} ({r.source})")
+            elif kind == "artifact":
+                self._put(ops, "artifacts", artifact_html(r),
+                          f"artifact {r.filename} v{r.version} {r.mime_type} {r.size_bytes} bytes")
+            elif kind == "context":
+                self._put(ops, "context", context_html(r, self.reveal),
+                          f"{r.hook}: {r.context_kind} (ADK passed {r.actual_class})")
+            elif kind == "fact":
+                self._put(ops, "facts", fact_html(r, self.reveal), f"{r.topic}: {_short(r.data, None, self.reveal)}")
+        patch = [{"op": "append", "section": s, "html": rows} for s, rows in ops.items()]
+        if head_changed and self.invocation_id is not None:
+            self.head = self._invocation_head()
+            patch.insert(0, {"op": "head", "html": self.head})
+        return patch
+
+    def _invocation_head(self) -> str:
+        start = self._starts.get(self.invocation_id)
+        if start is None:
+            return self.head
+        return invocation_head(start, self._ends.get(self.invocation_id),
+                               self._sessions.get(start.session_id))
+
+    def _put(self, ops, section, fragment, line):
+        rows = self.rows.setdefault(section, [])
+        rows.append(fragment)
+        self.counts[section] = self.counts.get(section, 0) + 1
+        if len(rows) > MAX_ROWS:
+            del rows[0]
+        self.lines.append(line)
+        if len(self.lines) > 4 * MAX_ROWS:
+            del self.lines[: len(self.lines) - 4 * MAX_ROWS]
+        ops.setdefault(section, []).append(fragment)
+
+    def status(self) -> str:
+        end = self._ends.get(self.invocation_id) if self.invocation_id else None
+        return end.status if end else ("running" if self.invocation_id in self._starts else "")
+
+    def html(self) -> str:
+        """The static snapshot: self-contained, styled, bounded, with no script."""
+        return (f'<div class="anb-root"><style>{stylesheet()}</style>{self.head}'
+                f'<div class="anb-body">{self.body()}</div></div>')
+
+    def body(self) -> str:
+        out = []
+        lanes = [s for s in (f"lane-{l}" for l in LANES) if s in self.rows]
+        order = ["sessions", "invocations", "events"] + (["state"] if lanes else []) + \
+                ["artifacts", "facts", "context"]
+        for section in order:
+            if section == "state":
+                inner = "".join(self._section(s, LANE_TITLES[s[5:]], "anb-lane") for s in lanes)
+                out.append(f'<details class="anb-sec" open data-section="state"><summary>'
+                           f'{SECTION_TITLES["state"]}</summary><div class="anb-lanes">{inner}</div></details>')
+            elif section in self.rows:
+                out.append(self._section(section, SECTION_TITLES[section], "anb-sec",
+                                         closed=section == "context"))
+        return "".join(out)
+
+    def _section(self, name, title, cls, closed=False):
+        rows = self.rows.get(name, [])
+        hidden = self.counts.get(name, 0) - len(rows)
+        more = f'<div class="anb-more">… {hidden:,} earlier rows not shown</div>' if hidden else ""
+        tag = "details" if cls == "anb-sec" else "div"
+        summary = (f"<summary>{esc(title)} <span class=\"anb-count\">{self.counts.get(name, 0)}</span></summary>"
+                   if tag == "details" else f'<div class="anb-lane-title">{esc(title)}</div>')
+        opened = "" if closed or tag == "div" else " open"
+        return (f'<{tag} class="{cls}" data-section="{esc(name)}"{opened}>{summary}{more}'
+                f'<div class="anb-rows">{"".join(rows)}</div></{tag}>')
+
+    def text(self) -> str:
+        head = self.title
+        if self.invocation_id:
+            start = self._starts.get(self.invocation_id)
+            head = f"invocation {self.invocation_id} [{self.status()}]" + (
+                f" agent={start.agent} user said {mask_value(start.user_text)!r}" if start else "")
+        return "\n".join([head, *("  " + clip(line, 200) for line in self.lines[-60:])])
+
+
+def _short(value, key, reveal) -> str:
+    if not reveal:
+        value = mask_value(value, key)
+    return clip(repr(value), 80)
+
+
+def _event_text(e) -> str:
+    bits = [f"{e.event_kind:<17} {e.author}"]
+    if e.text:
+        bits.append(repr(clip(mask_value(e.text), 80)))
+    bits += [f"call {c['name']}({clip(repr(mask_value(c['args'])), 60)})" for c in e.function_calls]
+    bits += [f"response {r['name']}" for r in e.function_responses]
+    if e.state_delta:
+        bits.append(f"state {sorted(map(str, e.state_delta))}")
+    if e.error:
+        bits.append(f"error {clip(e.error, 80)}")
+    return " ".join(bits)
+
+
+def mermaid(records, invocation_id) -> str:
+    """Mermaid sequence-diagram source for one invocation, from its recorded events."""
+    def label(text):  # Mermaid has no escaping: keep labels to plain, short words
+        return "".join(ch if ch.isalnum() or ch in " _-.:=" else " " for ch in str(text))[:60]
+    lines = ["sequenceDiagram", "    participant U as user", "    participant R as runner",
+             "    participant A as agent", "    participant M as model", "    participant T as tool",
+             "    participant S as state"]
+    for r in records:
+        if getattr(r, "invocation_id", None) != invocation_id:
+            continue
+        if r.kind == "invocation_start":
+            lines += [f"    U->>R: {label(mask_value(r.user_text))}", f"    R->>A: run {label(r.agent)}"]
+        elif r.kind == "event" and r.author != "user":
+            for c in r.function_calls:
+                lines += ["    A->>M: request", f"    M-->>A: call {label(c['name'])}",
+                          f"    A->>T: {label(c['name'])}"]
+            for c in r.function_responses:
+                lines.append(f"    T-->>A: {label(c['name'])} result")
+            if r.event_kind == "model":
+                lines += ["    A->>M: request", f"    M-->>A: {label(mask_value(r.text))}"]
+        elif r.kind == "state_change":
+            lines.append(f"    A->>S: {label(r.key)} = {label(repr(mask_value(r.new, r.key)))}")
+        elif r.kind == "invocation_end":
+            lines.append(f"    R-->>U: {label(r.status)}")
+    return "\n".join(lines)

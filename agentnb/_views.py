@@ -1,0 +1,218 @@
+"""The Jupyter layer's views: live widgets over a trace, with static HTML and text faces.
+
+A view renders records with `_render.Sections`, follows the trace through a `Throttle`, and
+sends only the fragments that are new, from the kernel's own loop (ipykernel 7 drops widget
+messages sent from other threads).
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+from contextlib import contextmanager
+from functools import lru_cache
+from importlib import resources
+
+from ._render import LANE_TITLES, SECTION_TITLES, Sections, esc
+from ._throttle import Throttle
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def in_kernel() -> bool:
+    """True inside a running Jupyter kernel (where widgets can be shown)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+@lru_cache(maxsize=1)
+def _widget_class():
+    import anywidget
+    import traitlets
+
+    class AgentnbWidget(anywidget.AnyWidget):
+        _esm = resources.files("agentnb").joinpath("static/view.js").read_text(encoding="utf-8")
+        html = traitlets.Unicode("").tag(sync=True)
+        shells = traitlets.Dict().tag(sync=True)
+        status = traitlets.Unicode("").tag(sync=True)
+
+    return AgentnbWidget
+
+
+def _shells() -> dict:
+    """Empty sections, for the live view to add when a first row arrives."""
+    probe = Sections()
+    shells = {name: probe._section(name, title, "anb-sec") for name, title in SECTION_TITLES.items()
+              if name != "state"}
+    shells.update({f"lane-{lane}": probe._section(f"lane-{lane}", title, "anb-lane")
+                   for lane, title in LANE_TITLES.items()})
+    shells["state"] = (f'<details class="anb-sec" open data-section="state"><summary>'
+                       f'{esc(SECTION_TITLES["state"])}</summary><div class="anb-lanes"></div></details>')
+    return shells
+
+
+class LiveView:
+    """A view of a trace (one invocation, or everything) that can follow it live."""
+
+    def __init__(self, trace, invocation_id=None, title="agentnb", reveal=False):
+        self.trace, self.invocation_id, self.reveal = trace, invocation_id, reveal
+        self.sections = Sections(invocation_id, title, reveal)
+        self.cursor = len(trace)
+        self.sections.add(trace.snapshot()[: self.cursor])
+        self._widget = None
+        self._throttle = None
+        self._unsubscribe = None
+        self.messages_sent = 0
+
+    # -- faces --
+    def html(self) -> str:
+        return self.sections.html()
+
+    def text(self) -> str:
+        return self.sections.text()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {"text/plain": self.text(), "text/html": self.html()}
+        if in_kernel():
+            self.follow()
+            bundle[WIDGET_MIME] = {"version_major": 2, "version_minor": 0,
+                                   "model_id": self.widget.model_id}
+        return bundle
+
+    @property
+    def widget(self):
+        if self._widget is None:
+            self._widget = _widget_class()(html=self.sections.html(), shells=_shells(),
+                                           status=self.sections.status())
+        return self._widget
+
+    # -- following the trace --
+    def follow(self, loop=None, interval: float = 0.1):
+        """Start sending new fragments as the trace grows, at most every `interval` s."""
+        if self._throttle is not None:
+            return self
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return self   # no loop, nothing to flush on: the view stays a snapshot
+
+        def schedule(delay, fn):
+            loop.call_soon_threadsafe(loop.call_later, delay, fn)
+        self._throttle = Throttle(self.flush, schedule, interval)
+        self._unsubscribe = self.trace.subscribe(self._throttle.mark)
+        return self
+
+    def flush(self):
+        new = self.trace.snapshot(self.cursor)
+        if not new:
+            return
+        self.cursor += len(new)
+        ops = self.sections.add(new)
+        if not ops or self._widget is None:
+            return
+        self._widget.send({"kind": "agentnb-patch", "ops": ops})
+        self.messages_sent += 1
+        self._widget.status = self.sections.status()
+        if any(r.kind == "invocation_end" for r in new) and self.invocation_id is None:
+            self._widget.html = self.sections.html()   # the saved state keeps up, once per invocation
+
+    def finish(self):
+        """Stop following; flush what is left and make the saved state the full snapshot."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._throttle is not None:
+            self._throttle.close()
+        else:
+            self.flush()
+        if self._widget is not None:
+            self._widget.html = self.sections.html()
+            self._widget.status = self.sections.status()
+
+
+class DashboardView(LiveView):
+    """`runner.view()`: sessions, invocations, timeline, state lanes, artifacts, context."""
+
+    def __init__(self, trace, title="agentnb", reveal=False):
+        super().__init__(trace, None, title, reveal)
+
+
+@contextmanager
+def live_card(trace, invocation_id, enabled=True):
+    """Show a live card for `invocation_id` while the body runs; yields whether it was shown."""
+    if not enabled or not in_kernel():
+        yield False
+        return
+    from IPython.display import display
+    view = LiveView(trace, invocation_id)
+    view.follow()
+    display(view)
+    try:
+        yield True
+    finally:
+        view.finish()
+
+
+class Invocation:
+    """What `ask` returns: one invocation, read from the trace (so it is always current)."""
+
+    def __init__(self, trace, session_id, invocation_id):
+        self.trace, self.session_id, self.invocation_id = trace, session_id, invocation_id
+        self.shown_live = False
+
+    def _records(self, kind):
+        return [r for r in self.trace.of(kind, self.session_id) if r.invocation_id == self.invocation_id]
+
+    @property
+    def status(self) -> str:
+        ends = self._records("invocation_end")
+        return ends[-1].status if ends else "running"
+
+    @property
+    def error(self):
+        ends = self._records("invocation_end")
+        return ends[-1].error if ends else None
+
+    @property
+    def events(self) -> list:
+        return self._records("event")
+
+    @property
+    def state_changes(self) -> list:
+        return self._records("state_change")
+
+    @property
+    def artifacts(self) -> list:
+        return self._records("artifact")
+
+    @property
+    def contexts(self) -> list:
+        return self._records("context")
+
+    @property
+    def text(self) -> str:
+        """The agent's last text answer."""
+        texts = [e.text for e in self.events if e.author != "user" and e.text]
+        return texts[-1] if texts else ""
+
+    def view(self) -> LiveView:
+        return LiveView(self.trace, self.invocation_id)
+
+    def mermaid(self) -> str:
+        """The invocation as a Mermaid sequence diagram (user → agent → model → tool → state)."""
+        from ._render import mermaid
+        return mermaid(self.trace.snapshot(), self.invocation_id)
+
+    def __repr__(self):
+        return (f"<Invocation {self.invocation_id} {self.status}: {len(self.events)} events, "
+                f"{len(self.state_changes)} state changes>")
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        if self.shown_live:   # its live card is already on the page, just above
+            summary = repr(self)
+            return {"text/plain": summary,
+                    "text/html": f'<code>{esc(summary)}</code> <small>(live card above)</small>'}
+        return self.view()._repr_mimebundle_(include, exclude)
