@@ -98,7 +98,7 @@ def event_html(e, reveal=False) -> str:
 def change_html(c, reveal=False) -> str:
     temp = ' <span class="anb-note">invocation-only</span>' if c.scope == "temp" else ""
     kind = f" · {esc(c.context_kind)}" if c.context_kind else ""
-    return (f'<div class="anb-row anb-change anb-fresh"><span class="anb-key">{esc(clip(c.key, 120))}</span> '
+    return (f'<div class="anb-row anb-change"><span class="anb-key">{esc(clip(c.key, 120))}</span> '
             f'<span class="anb-old">{show(c.old, c.key, reveal)}</span> → '
             f'<span class="anb-new">{show(c.new, c.key, reveal)}</span>{temp} '
             f'<span class="anb-prov">{esc(c.source)}{kind} #{c.seq}</span></div>')

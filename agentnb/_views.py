@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
@@ -16,6 +17,7 @@ from ._render import LANE_TITLES, SECTION_TITLES, Sections, esc
 from ._throttle import Throttle
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+_following: "weakref.WeakSet[LiveView]" = weakref.WeakSet()
 
 
 def in_kernel() -> bool:
@@ -103,6 +105,7 @@ class LiveView:
             loop.call_soon_threadsafe(loop.call_later, delay, fn)
         self._throttle = Throttle(self.flush, schedule, interval)
         self._unsubscribe = self.trace.subscribe(self._throttle.mark)
+        _following.add(self)
         return self
 
     def flush(self):
@@ -154,6 +157,11 @@ def live_card(trace, invocation_id, enabled=True):
         yield True
     finally:
         view.finish()
+        # The run is over: every other view of this trace (a dashboard) shows its end now,
+        # not at its next timer tick, which may never come if the kernel is shut down first.
+        for other in list(_following):
+            if other.trace is trace and other is not view:
+                other.flush()
 
 
 class Invocation:

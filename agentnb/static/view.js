@@ -45,7 +45,9 @@ function apply(view, ops) {
     } else if (op.op === "append") {
       const rows = section(view, op.section);
       if (!rows) continue;
+      const before = rows.children.length;
       rows.insertAdjacentHTML("beforeend", op.html.join(""));
+      for (const row of Array.from(rows.children).slice(before)) row.classList.add("anb-fresh");
       while (rows.children.length > MAX_ROWS) rows.firstElementChild.remove();
       rows.scrollTop = rows.scrollHeight;
       const count = rows.parentElement.querySelector(".anb-count");

@@ -1,0 +1,44 @@
+"""Run the tour notebook headless in a real kernel and print what it showed:
+`python -m agentnb.tour [NOTEBOOK]` (what `./dev tour` runs), for machines with no browser."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+DEFAULT = Path(__file__).resolve().parent.parent / "notebooks" / "00_tour.ipynb"
+
+
+def run(path: Path) -> int:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(path, as_version=4)
+    started = time.perf_counter()
+    try:
+        NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        failed = None
+    except CellExecutionError as exc:
+        failed = str(exc).strip().splitlines()[-1]
+    took = time.perf_counter() - started
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    ran = sum(1 for c in code if c.get("execution_count"))
+    widgets = notebook.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    views = [w["state"] for w in widgets.values() if w.get("model_name") == "AnyModel"]
+    print(f"{path.name}: {ran}/{len(code)} code cells ran in {took:.1f} s; "
+          f"{len(views)} agentnb views, final statuses {[v.get('status') for v in views]}")
+    for cell in code:
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                print("  |", output.text.strip()[:200])
+    if failed:
+        print(f"FAILED: {failed}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT))
