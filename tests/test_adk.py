@@ -324,3 +324,30 @@ def test_two_sessions_and_new_session():
     # app: state is shared by every session of the app, so the new session starts with it
     assert set(runner.history(second).query("source == 'initial'").key) == {"x", "app:theme"}
     assert runner.invocations(first).user_text.tolist() == ["one"]
+
+
+def test_ask_sync_outside_and_inside_a_running_loop():
+    runner = make_runner(None)
+    assert runner.ask_sync("plain").text == "plain"
+
+    async def inside():
+        return runner.ask_sync("inside a loop")
+    assert asyncio.run(inside()).text == "inside a loop"
+    assert runner.invocations().status.tolist() == ["ok", "ok"]
+
+
+def test_cancelled_invocation_is_interrupted():
+    async def stuck(tool_context: ToolContext) -> dict:
+        await asyncio.sleep(30)
+        return {}
+    agent = LlmAgent(name="a", model=ScriptedLlm([call("stuck")]), tools=[stuck])
+    runner = NotebookRunner(agent, display=False)
+
+    async def go():
+        task = asyncio.ensure_future(runner.ask("wait"))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    asyncio.run(go())
+    assert runner.invocations().status.tolist() == ["interrupted"]
