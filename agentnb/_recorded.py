@@ -33,10 +33,11 @@ class Recorded:
         save(self.trace, path, reveal=reveal)
         return path
 
-    def view(self):
-        """The dashboard: sessions, invocations, state lanes, artifacts, live while it runs."""
+    def view(self, *, reveal=False):
+        """The dashboard: sessions, invocations, state lanes, artifacts, live while it runs.
+        `reveal=True` shows secrets unmasked in this view only."""
         from ._views import DashboardView
-        return DashboardView(self.trace, title=self.title)
+        return DashboardView(self.trace, title=self.title, reveal=reveal)
 
     def _live(self, invocation_id: str):
         """A context manager around one invocation or turn: shows its live card in a notebook
