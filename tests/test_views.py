@@ -242,3 +242,24 @@ def test_unload_removes_transformer_and_magics():
     ip.run_line_magic("unload_ext", "agentnb")
     assert rewrite_async_magics not in ip.input_transformers_cleanup
     assert "adk" not in ip.magics_manager.magics["line"]
+
+
+def test_time_travel_and_save_load_magics(shell, tmp_path):
+    from agentnb import _magics
+    shell.user_ns["echo"] = LlmAgent(name="echo", model=ScriptedLlm())
+    assert cell(shell, "runner = %adk echo").success
+    for text in ("one", "two"):
+        assert cell(shell, f"%%adk\n{text}").success
+    runner = shell.user_ns["runner"]
+    first = runner.invocations().invocation_id.iloc[0]
+    result = cell(shell, f"child = %agentnb fork {first}")
+    assert result.success, result.error_in_exec
+    child = shell.user_ns["child"]
+    assert child.trace.of("session")[0].forked_at == first and _magics.current["adk"] is child
+    shell.user_ns["a"], shell.user_ns["b"] = runner, child
+    assert cell(shell, "%agentnb compare a b").result.empty   # echo writes no state
+    path = tmp_path / "t.jsonl"
+    assert cell(shell, f"%agentnb save {path}").success
+    loaded = cell(shell, f"%agentnb load {path}").result
+    assert len(loaded.trace) == len(child.trace)
+    assert str(cell(shell, "%agentnb rewind nope").error_in_exec).startswith("agentnb: no invocation 'nope'")
