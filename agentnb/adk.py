@@ -7,6 +7,7 @@ hook and never raises into ADK (a plugin that raises aborts the run).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import logging
 import re
@@ -16,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from google.adk.apps.app import App
+from google.adk.memory.base_memory_service import BaseMemoryService
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_response import LlmResponse
 from google.adk.plugins.base_plugin import BasePlugin
@@ -89,6 +91,10 @@ def _text_of(content) -> str:
     if content is None or not content.parts:
         return ""
     return "".join(p.text for p in content.parts if p.text and not p.thought)
+
+
+# The tool call running in this task: memory searches made through a ToolContext name it.
+_tool_call = contextvars.ContextVar("agentnb_tool_call", default=None)
 
 
 # --- the observer ---------------------------------------------------------------------------
@@ -375,6 +381,8 @@ class AdkObserver(BasePlugin):
 
     # -- tool hooks (ToolContext) --
     async def before_tool_callback(self, *, tool, tool_args, tool_context):
+        _tool_call.set((tool_context.session.id, tool_context.invocation_id,
+                        tool_context.function_call_id, tool.name))
         self._guard("before_tool", self._record_context, "before_tool_callback", tool_context,
                     tool_context.agent_name, {"tool": tool.name, "args": _copy(tool_args)})
 
@@ -452,6 +460,31 @@ def describe_part(part):
     return None, 0, ""
 
 
+class ObservedMemory(BaseMemoryService):
+    """A memory service that records each search (query and hits) and each session added,
+    then hands the call to the real service."""
+
+    def __init__(self, inner: BaseMemoryService, trace: Trace):
+        self.inner, self.trace = inner, trace
+
+    async def add_session_to_memory(self, session):
+        await self.inner.add_session_to_memory(session)
+        self.trace.append(Fact(session.id, None, time.time(), "memory_add",
+                               {"session_id": session.id, "events": len(session.events)}))
+
+    async def search_memory(self, *, app_name, user_id, query):
+        response = await self.inner.search_memory(app_name=app_name, user_id=user_id, query=query)
+        session_id, invocation_id, call_id, tool = _tool_call.get() or (None, None, None, None)
+        hits = [{"author": m.author, "text": _text_of(m.content)} for m in response.memories]
+        self.trace.append(Fact(session_id, invocation_id, time.time(), "memory_search",
+                               {"query": query, "tool": tool, "function_call_id": call_id,
+                                "hits": hits}))
+        return response
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 # --- the runner -----------------------------------------------------------------------------
 
 def _as_content(message):
@@ -492,7 +525,7 @@ class NotebookRunner(Recorded):
             app=self.app,
             session_service=session_service or InMemorySessionService(),
             artifact_service=artifact_service or InMemoryArtifactService(),
-            memory_service=memory_service or InMemoryMemoryService(),
+            memory_service=ObservedMemory(memory_service or InMemoryMemoryService(), self.trace),
             credential_service=credential_service)
         self.session_id = session_id or f"s-{uuid.uuid4().hex[:12]}"
         self._initial_state = dict(state or {})
@@ -618,7 +651,7 @@ class NotebookRunner(Recorded):
             self.agent, app_name=self.app_name, user_id=self.user_id, state=state,
             session_service=self.session_service,
             artifact_service=self.adk_runner.artifact_service,
-            memory_service=self.adk_runner.memory_service, plugins=self._plugins,
+            memory_service=self.adk_runner.memory_service.inner, plugins=self._plugins,
             display=self.display, credential_service=self.adk_runner.credential_service)
         child._parent = (session_id, at)
         await child._ensure_session(child.session_id)

@@ -351,3 +351,23 @@ def test_cancelled_invocation_is_interrupted():
             await task
     asyncio.run(go())
     assert runner.invocations().status.tolist() == ["interrupted"]
+
+
+def test_memory_search_recorded_with_query_hits_and_call_id():
+    async def recall(topic: str, tool_context: ToolContext) -> dict:
+        found = await tool_context.search_memory(topic)
+        return {"hits": len(found.memories)}
+    agent = LlmAgent(name="m", model=ScriptedLlm([reply("I like green tea"), call("recall", topic="tea"),
+                                                   reply("found")]), tools=[recall])
+    runner = NotebookRunner(agent, app_name="mem", display=False)
+
+    async def go():
+        await runner.ask("remember: green tea")
+        await runner.adk_runner.memory_service.add_session_to_memory(await runner.get_session())
+        return await runner.ask("what do I like?")
+    second = asyncio.run(go())
+    search = next(f for f in runner.trace.of("fact") if f.topic == "memory_search")
+    assert search.data["query"] == "tea" and search.data["tool"] == "recall"
+    assert search.invocation_id == second.invocation_id
+    assert search.data["function_call_id"].startswith("adk-")
+    assert any("green tea" in hit["text"] for hit in search.data["hits"])
