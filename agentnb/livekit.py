@@ -608,23 +608,15 @@ class NotebookJob(Recorded):
     async def _run_entrypoint(self, ctx) -> None:
         """LiveKit's entrypoint for this job: records the JobContext, connects to a real server
         within a bound, then runs the built-in session or the user's entrypoint."""
-        self._bind_job(ctx)
-        ctx.add_shutdown_callback(self._on_job_shutdown)
-        if self.server_url:
-            try:
-                await asyncio.wait_for(ctx.connect(), CONNECT_TIMEOUT_S)
-            except Exception as exc:
-                cause = (f"no answer within {CONNECT_TIMEOUT_S:g} s"
-                         if isinstance(exc, TimeoutError) else _describe(exc))
-                self._append(Fact(self.session_id, None, time.time(), "connection",
-                                  {"state": "failed", "url": self.server_url, "cause": cause}))
-                _resolve(self._entered, ConnectionError(
-                    f"agentnb: could not connect to the LiveKit server at {self.server_url}: "
-                    f"{cause}"))
-                _resolve(self._entry_done)
-                ctx.shutdown("agentnb: could not connect")
+        try:
+            self._bind_job(ctx)
+            ctx.add_shutdown_callback(self._on_job_shutdown)
+            if self.server_url and not await self._connect(ctx):
                 return
-            self._watch_room(ctx.room)
+        except Exception as exc:
+            _resolve(self._entered, exc)
+            _resolve(self._entry_done)
+            raise
         self._record_room(ctx)
         _resolve(self._entered)
         self._session_watch = asyncio.create_task(self._watch_for_session(ctx))
@@ -643,6 +635,25 @@ class NotebookJob(Recorded):
         if session is not None:
             self._attach(session)
         _resolve(self._entry_done)
+
+    async def _connect(self, ctx) -> bool:
+        """Connect the job's real Room within CONNECT_TIMEOUT_S; on failure, end the job and
+        hand start() a ConnectionError that names the URL and the cause."""
+        try:
+            await asyncio.wait_for(ctx.connect(), CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            cause = (f"no answer within {CONNECT_TIMEOUT_S:g} s"
+                     if isinstance(exc, TimeoutError) else _describe(exc))
+            self._append(Fact(self.session_id, None, time.time(), "connection",
+                              {"state": "failed", "url": self.server_url, "cause": cause}))
+            _resolve(self._entered, ConnectionError(
+                f"agentnb: could not connect to the LiveKit server at {self.server_url}: "
+                f"{cause}"))
+            _resolve(self._entry_done)
+            ctx.shutdown("agentnb: could not connect")
+            return False
+        self._watch_room(ctx.room)
+        return True
 
     def _bind_job(self, ctx) -> None:
         self._ctx = ctx
@@ -686,6 +697,7 @@ class NotebookJob(Recorded):
                 record.session_id = sid
             self.trace.extend(early)
 
+    @_never_raises
     def _record_room(self, ctx) -> None:
         from livekit import rtc
         room, now = ctx.room, time.time()
@@ -784,6 +796,10 @@ class NotebookJob(Recorded):
     async def _on_job_shutdown(self, reason: str) -> None:
         if self._session_watch is not None:
             self._session_watch.cancel()
+        self._record_shutdown(reason)
+
+    @_never_raises
+    def _record_shutdown(self, reason: str) -> None:
         callbacks = [getattr(cb, "__qualname__", repr(cb))
                      for cb in getattr(self._ctx, "_shutdown_callbacks", ())
                      if cb != self._on_job_shutdown]

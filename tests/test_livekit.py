@@ -38,6 +38,12 @@ def real_threads() -> set:
     return {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
 
 
+def listening() -> list:
+    """This process's listening sockets."""
+    return [c for c in psutil.Process().net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN]
+
+
 def facts(job, topic):
     return [r.data for r in job.trace.of("fact") if r.topic == topic]
 
@@ -211,6 +217,8 @@ def test_turns_with_a_userdata_tool_give_history_rows_and_run_results():
     assert list(events[events["kind"] == "model"]["text"]) == ["Saved.", "Saved too.",
                                                                "Both done."]
     assert "agent_state" in set(events["kind"])
+    [handoff] = events[events["kind"] == "handoff"].itertuples()
+    assert handoff.transfer_to_agent == "note_agent"  # the session starting its agent
     assert facts(job, "usage") and facts(job, "usage")[-1]["model_usage"][0]["model"] == \
         "scripted"
     assert job.observer_errors == 0
@@ -244,7 +252,8 @@ def test_a_failing_tool_and_a_failing_model_give_error_invocations_and_the_job_g
     assert pd.isna(invocations["error"].iloc[2])
     errors = job.events()[lambda e: e["kind"] == "error"]
     assert "RuntimeError: the model exploded" in list(errors["error"])
-    assert job.history()["source"].tolist() == ["initial", "initial"]  # the failed tool wrote nothing
+    # the failed tool wrote nothing
+    assert job.history()["source"].tolist() == ["initial", "initial"]
     assert job.observer_errors == 0
 
 
@@ -296,8 +305,7 @@ def test_ask_talks_to_the_entrypoint_session_and_aclose_is_fast_when_it_never_re
     async def main():
         job = NotebookJob(entrypoint=entrypoint, room="echo", display=False)
         await job.start()
-        listeners = [c for c in psutil.Process().net_connections(kind="inet")
-                     if c.status == psutil.CONN_LISTEN]
+        listeners = listening()
         result = await job.ask("hello there")
         began = time.monotonic()
         await job.aclose()
@@ -310,10 +318,32 @@ def test_ask_talks_to_the_entrypoint_session_and_aclose_is_fast_when_it_never_re
     assert real_threads() == threads_before
     # LiveKit's health server listened while the job ran, on loopback only.
     assert listeners and {c.laddr.ip for c in listeners} <= {"127.0.0.1", "::1"}
+    assert not listening()
     initial = job.history()
     assert (initial["key"].tolist(), initial["new"].tolist()) == (["mood"], ["calm"])
     assert job.invocations()["status"].tolist() == ["ok"]
     assert job.observer_errors == 0
+
+
+def test_an_entrypoint_that_raises_fails_start_and_leaves_nothing_running():
+    async def entrypoint(ctx: JobContext):
+        await ctx.connect()
+        raise ValueError("bad entrypoint")
+
+    threads_before = real_threads()
+
+    async def main():
+        job = NotebookJob(entrypoint=entrypoint, display=False)
+        with pytest.raises(ValueError, match="bad entrypoint"):
+            await job.start()
+        return job
+
+    job = run(main())
+    assert job.closed and real_threads() == threads_before
+    assert {"event": "entrypoint failed", "error": "ValueError: bad entrypoint"} in \
+        facts(job, "job")
+    assert [d["reason"] for d in facts(job, "shutdown") if d["event"] == "shutdown"] == \
+        ["job crashed"]
 
 
 # --- a real server: tokens and failed connections -------------------------------------------
