@@ -68,7 +68,16 @@ def timeline(records, session_id=None, reveal=False):
     key holding its value after that event."""
     pd = _pd()
     rows, state, order = [], {}, {}
-    for c in _select(records, "state_change", session_id):
+    for c in records:
+        if session_id is not None and c.session_id != session_id:
+            continue
+        if c.kind == "invocation_end":   # temp: keys end with their invocation
+            session_state = state.get(c.session_id, {})
+            for key in [k for k in session_state if k.startswith("temp:")]:
+                session_state[key] = None
+            continue
+        if c.kind != "state_change":
+            continue
         group = (c.session_id, c.event_id, c.invocation_id, c.source == "initial")
         session_state = state.setdefault(c.session_id, {})
         session_state[c.key] = _shown(c.new, c.key, reveal)
@@ -138,7 +147,9 @@ def invocations(records, session_id=None, reveal=False):
         if session_id is not None and r.session_id != session_id:
             continue
         inv = getattr(r, "invocation_id", None)
-        if r.kind == "invocation_start":
+        if r.kind == "invocation_start" and inv in table:   # resumed (e.g. after a credential)
+            table[inv].update(status="running", ended=None, error=None)
+        elif r.kind == "invocation_start":
             table[inv] = {"session_id": r.session_id, "invocation_id": inv, "agent": r.agent,
                           "user_text": r.user_text if reveal else mask_value(r.user_text),
                           "started": r.time, "ended": None, "n_events": 0,

@@ -575,7 +575,7 @@ class NotebookRunner(Recorded):
             raise TypeError(f"agentnb: state_delta must be a dict, not {type(state_delta).__name__}")
         session_id = session_id or self.session_id
         await self._ensure_session(session_id)
-        invocation_id = f"e-{uuid.uuid4()}"
+        invocation_id = self._resumed_invocation(content, session_id) or f"e-{uuid.uuid4()}"
         self.last_invocation = Invocation(self.trace, session_id, invocation_id)
         with self._live(invocation_id) as shown:
             self.last_invocation.shown_live = shown
@@ -590,6 +590,18 @@ class NotebookRunner(Recorded):
                 self.observer.end(session_id, invocation_id, status, f"{type(exc).__name__}: {exc}")
                 raise
         return self.last_invocation
+
+    def _resumed_invocation(self, content, session_id):
+        """The invocation a message of function responses resumes (e.g. the answer to a
+        credential request): ADK continues the invocation that made the call, whatever id is
+        passed, so the card must follow that one."""
+        answered = {p.function_response.id for p in content.parts or () if p.function_response}
+        if not answered:
+            return None
+        for event in reversed(self.trace.of("event", session_id)):
+            if any(c["id"] in answered for c in event.function_calls):
+                return event.invocation_id
+        return None
 
     def ask_sync(self, message, *, session_id=None, state_delta=None) -> Invocation:
         """`ask` from synchronous code. Inside a running loop (a notebook cell) it runs the

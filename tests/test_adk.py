@@ -161,6 +161,8 @@ def test_timeline_is_wide_state_after_each_event(scenario):
     assert list(timeline.columns[:4]) == ["session_id", "invocation_id", "event_id", "seq"]
     assert timeline.iloc[0]["app:theme"] == "dark" and pd.isna(timeline.iloc[0]["invocation_id"])
     assert timeline.iloc[-1]["mood"] == "happy" and timeline.iloc[-1]["user:drink"] == "coffee"
+    assert timeline.iloc[-1]["temp:call"] is None        # temp: ended with invocation 2
+    assert str(timeline.iloc[-2]["temp:call"]).startswith("adk-")
     assert timeline.seq.is_monotonic_increasing
 
 
@@ -371,3 +373,43 @@ def test_memory_search_recorded_with_query_hits_and_call_id():
     assert search.invocation_id == second.invocation_id
     assert search.data["function_call_id"].startswith("adk-")
     assert any("green tea" in hit["text"] for hit in search.data["hits"])
+
+
+def test_credential_request_answered_resumes_the_same_invocation():
+    from fastapi.openapi.models import APIKey, APIKeyIn
+    from google.adk.auth import AuthConfig, AuthCredential, AuthCredentialTypes
+    config = AuthConfig(auth_scheme=APIKey(**{"in": APIKeyIn.header, "name": "X-Api-Key"}),
+                        raw_auth_credential=AuthCredential(auth_type=AuthCredentialTypes.API_KEY))
+
+    def weather(city: str, tool_context: ToolContext) -> dict:
+        credential = tool_context.get_auth_response(config)
+        if credential is None:
+            tool_context.request_credential(config)
+            return {"status": "waiting for a key"}
+        return {"forecast": "sunny", "key_tail": credential.api_key[-4:]}
+    runner = NotebookRunner(LlmAgent(name="w", model=ScriptedLlm([call("weather", city="Paris"),
+                                                                  reply("Sunny.")]), tools=[weather]),
+                            display=False)
+
+    async def go():
+        asked = await runner.ask("weather?")
+        session = await runner.get_session()
+        request = next(c for e in session.events for c in e.get_function_calls()
+                       if c.name == "adk_request_credential")
+        answer = AuthConfig.model_validate(request.args["authConfig"])
+        answer.exchanged_auth_credential = AuthCredential(
+            auth_type=AuthCredentialTypes.API_KEY, api_key="secret-key-4242")
+        reply_content = types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+            id=request.id, name="adk_request_credential",
+            response=answer.model_dump(exclude_none=True, by_alias=True)))])
+        resumed = await runner.ask(reply_content)
+        return asked, resumed
+    asked, resumed = run(go())
+    assert resumed.invocation_id == asked.invocation_id
+    assert asked.status == "ok" and asked.text == "Sunny."
+    table = runner.invocations()
+    assert table.invocation_id.tolist() == [asked.invocation_id] and table.status.tolist() == ["ok"]
+    assert any(e.auth_requests or any(c["name"] == "adk_request_credential" for c in e.function_calls)
+               for e in asked.events)
+    assert "secret-key-4242" not in runner.events().to_string()
+    assert "secret-key-4242" in runner.events(reveal=True).to_string()
