@@ -161,7 +161,7 @@ def test_timeline_is_wide_state_after_each_event(scenario):
     assert list(timeline.columns[:4]) == ["session_id", "invocation_id", "event_id", "seq"]
     assert timeline.iloc[0]["app:theme"] == "dark" and pd.isna(timeline.iloc[0]["invocation_id"])
     assert timeline.iloc[-1]["mood"] == "happy" and timeline.iloc[-1]["user:drink"] == "coffee"
-    assert timeline.iloc[-1]["temp:call"] is None        # temp: ended with invocation 2
+    assert pd.isna(timeline.iloc[-1]["temp:call"])       # temp: ended with invocation 2
     assert str(timeline.iloc[-2]["temp:call"]).startswith("adk-")
     assert timeline.seq.is_monotonic_increasing
 
