@@ -165,6 +165,7 @@ class Sections:
         self.counts: dict[str, int] = {}
         self.lines: list[str] = []
         self._sessions, self._starts, self._ends = {}, {}, {}
+        self.steps: list = []   # sequence-diagram arrows, for a view of one invocation
 
     def _mine(self, r) -> bool:
         return self.invocation_id is None or getattr(r, "invocation_id", None) == self.invocation_id
@@ -185,6 +186,8 @@ class Sections:
                 continue
             if not self._mine(r):
                 continue
+            if self.invocation_id is not None:
+                self.steps += sequence_steps(r)
             if kind == "invocation_start":
                 self._starts[r.invocation_id] = r
                 head_changed = True
@@ -248,12 +251,16 @@ class Sections:
         out = []
         lanes = [s for s in (f"lane-{l}" for l in LANES) if s in self.rows]
         order = ["sessions", "invocations", "events"] + (["state"] if lanes else []) + \
-                ["artifacts", "facts", "context"]
+                ["artifacts", "facts", "context", "diagram"]
         for section in order:
             if section == "state":
                 inner = "".join(self._section(s, LANE_TITLES[s[5:]], "anb-lane") for s in lanes)
                 out.append(f'<details class="anb-sec" open data-section="state"><summary>'
                            f'{SECTION_TITLES["state"]}</summary><div class="anb-lanes">{inner}</div></details>')
+            elif section == "diagram":
+                if self.steps and self.status() != "running":
+                    out.append(f'<details class="anb-sec" data-section="diagram"><summary>Sequence '
+                               f'diagram</summary>{sequence_svg(self.steps)}</details>')
             elif section in self.rows:
                 out.append(self._section(section, SECTION_TITLES[section], "anb-sec",
                                          closed=section == "context"))
@@ -298,28 +305,70 @@ def _event_text(e) -> str:
     return " ".join(bits)
 
 
-def mermaid(records, invocation_id) -> str:
-    """Mermaid sequence-diagram source for one invocation, from its recorded events."""
+PARTICIPANTS = (("U", "user"), ("R", "runner"), ("A", "agent"), ("M", "model"), ("T", "tool"),
+                ("S", "state"))
+
+
+def sequence_steps(r) -> list[tuple[str, str, str, bool]]:
+    """The arrows one record adds to an invocation's sequence diagram: (from, to, label, reply)."""
+    kind = r.kind
+    if kind == "invocation_start":
+        return [("U", "R", mask_value(r.user_text), False), ("R", "A", f"run {r.agent}", False)]
+    if kind == "event" and r.author != "user":
+        steps = []
+        if r.function_calls:
+            steps.append(("A", "M", "request", False))
+            steps += [("M", "A", f"call {c['name']}", True) for c in r.function_calls]
+            steps += [("A", "T", f"{c['name']}({_short(c['args'], None, False)})", False)
+                      for c in r.function_calls]
+        steps += [("T", "A", f"{c['name']} result", True) for c in r.function_responses]
+        if r.event_kind == "model":
+            steps += [("A", "M", "request", False), ("M", "A", mask_value(r.text), True)]
+        if r.transfer_to_agent:
+            steps.append(("A", "A", f"transfer to {r.transfer_to_agent}", False))
+        return steps
+    if kind == "state_change" and r.source != "initial":
+        writer = "T" if r.source.startswith("tool:") else ("U" if r.source == "user" else "A")
+        return [(writer, "S", f"{r.key} = {_short(r.new, r.key, False)}", False)]
+    if kind == "invocation_end":
+        return [("R", "U", r.status, True)]
+    return []
+
+
+def mermaid(steps) -> str:
+    """Mermaid sequence-diagram source for the steps of one invocation."""
     def label(text):  # Mermaid has no escaping: keep labels to plain, short words
-        return "".join(ch if ch.isalnum() or ch in " _-.:=" else " " for ch in str(text))[:60]
-    lines = ["sequenceDiagram", "    participant U as user", "    participant R as runner",
-             "    participant A as agent", "    participant M as model", "    participant T as tool",
-             "    participant S as state"]
-    for r in records:
-        if getattr(r, "invocation_id", None) != invocation_id:
-            continue
-        if r.kind == "invocation_start":
-            lines += [f"    U->>R: {label(mask_value(r.user_text))}", f"    R->>A: run {label(r.agent)}"]
-        elif r.kind == "event" and r.author != "user":
-            for c in r.function_calls:
-                lines += ["    A->>M: request", f"    M-->>A: call {label(c['name'])}",
-                          f"    A->>T: {label(c['name'])}"]
-            for c in r.function_responses:
-                lines.append(f"    T-->>A: {label(c['name'])} result")
-            if r.event_kind == "model":
-                lines += ["    A->>M: request", f"    M-->>A: {label(mask_value(r.text))}"]
-        elif r.kind == "state_change":
-            lines.append(f"    A->>S: {label(r.key)} = {label(repr(mask_value(r.new, r.key)))}")
-        elif r.kind == "invocation_end":
-            lines.append(f"    R-->>U: {label(r.status)}")
+        return "".join(ch if ch.isalnum() or ch in " _-.:=" else " " for ch in str(text))[:60].strip() or "."
+    lines = ["sequenceDiagram", *(f"    participant {p} as {name}" for p, name in PARTICIPANTS)]
+    lines += [f"    {a}{'-->>' if reply else '->>'}{b}: {label(text)}" for a, b, text, reply in steps]
     return "\n".join(lines)
+
+
+def sequence_svg(steps, max_steps: int = 120) -> str:
+    """The same diagram drawn as an SVG (escaped text, no script), for every face."""
+    column = {p: i for i, (p, _) in enumerate(PARTICIPANTS)}
+    width, step_h, top = 130, 24, 34
+    shown = steps[:max_steps]
+    height = top + step_h * (len(shown) + 1)
+    out = [f'<svg class="anb-seq" xmlns="http://www.w3.org/2000/svg" width="{width * len(PARTICIPANTS)}" '
+           f'height="{height}" role="img" aria-label="sequence diagram">']
+    for p, name in PARTICIPANTS:
+        x = column[p] * width + width // 2
+        out.append(f'<text x="{x}" y="16" text-anchor="middle" class="anb-seq-name">{esc(name)}</text>'
+                   f'<line x1="{x}" y1="22" x2="{x}" y2="{height}" class="anb-seq-life"/>')
+    for i, (a, b, text, reply) in enumerate(shown):
+        y = top + step_h * i + 12
+        x1, x2 = (column[a] * width + width // 2, column[b] * width + width // 2)
+        if x1 == x2:
+            x2 = x1 + 30
+        mid = (x1 + x2) // 2
+        dash = ' stroke-dasharray="4 3"' if reply else ""
+        out.append(f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" class="anb-seq-arrow"{dash}/>'
+                   f'<text x="{mid}" y="{y - 3}" text-anchor="middle" class="anb-seq-label">'
+                   f'{esc(clip(text, 34))}</text>')
+        tip = -6 if x2 > x1 else 6
+        out.append(f'<path d="M{x2},{y} l{tip},-4 l0,8 z" class="anb-seq-head"/>')
+    if len(steps) > max_steps:
+        out.append(f'<text x="4" y="{height - 4}" class="anb-seq-label">… {len(steps) - max_steps} more steps</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
-from ._render import LANE_TITLES, SECTION_TITLES, Sections, esc
+from ._render import LANE_TITLES, SECTION_TITLES, Sections, esc, mermaid, sequence_svg, stylesheet
 from ._throttle import Throttle
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -209,10 +209,16 @@ class Invocation:
     def view(self) -> LiveView:
         return LiveView(self.trace, self.invocation_id)
 
+    def diagram(self) -> "SequenceDiagram":
+        """The invocation as a sequence diagram (user → runner → agent → model → tool → state):
+        Mermaid in JupyterLab (its own bundled renderer), an SVG everywhere else."""
+        view = Sections(self.invocation_id)
+        view.add(self.trace.snapshot())
+        return SequenceDiagram(view.steps)
+
     def mermaid(self) -> str:
-        """The invocation as a Mermaid sequence diagram (user → agent → model → tool → state)."""
-        from ._render import mermaid
-        return mermaid(self.trace.snapshot(), self.invocation_id)
+        """The Mermaid source of `diagram()`."""
+        return self.diagram().source
 
     def __repr__(self):
         return (f"<Invocation {self.invocation_id} {self.status}: {len(self.events)} events, "
@@ -224,3 +230,18 @@ class Invocation:
             return {"text/plain": summary,
                     "text/html": f'<code>{esc(summary)}</code> <small>(live card above)</small>'}
         return self.view()._repr_mimebundle_(include, exclude)
+
+
+class SequenceDiagram:
+    """A sequence diagram of one invocation, with a Mermaid face and an SVG face."""
+
+    def __init__(self, steps):
+        self.steps = steps
+        self.source = mermaid(steps)
+
+    def __repr__(self):
+        return self.source
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        svg = f'<div class="anb-root"><style>{stylesheet()}</style>{sequence_svg(self.steps)}</div>'
+        return {"text/plain": self.source, "text/vnd.mermaid": self.source, "text/html": svg}

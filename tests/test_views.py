@@ -263,3 +263,21 @@ def test_time_travel_and_save_load_magics(shell, tmp_path):
     loaded = cell(shell, f"%agentnb load {path}").result
     assert len(loaded.trace) == len(child.trace)
     assert str(cell(shell, "%agentnb rewind nope").error_in_exec).startswith("agentnb: no invocation 'nope'")
+
+
+def test_sequence_diagram_from_a_real_run():
+    agent = LlmAgent(name="a", model=ScriptedLlm([call("slow_tool", note="x"), reply("done <b>bold</b>")]),
+                     tools=[slow_tool])
+    runner = NotebookRunner(agent, display=False)
+    inv = asyncio.run(runner.ask("hi"))
+    diagram = inv.diagram()
+    lines = diagram.source.splitlines()
+    assert lines[0] == "sequenceDiagram"
+    assert lines[7:] == ["    U->>R: hi", "    R->>A: run a", "    A->>M: request", "    M-->>A: call slow_tool",
+                         "    A->>T: slow_tool   note :  x", "    T-->>A: slow_tool result",
+                         "    T->>S: note =  x", "    T->>S: temp:t = 1",
+                         "    A->>M: request", "    M-->>A: done  b bold  b", "    R-->>U: ok"]
+    bundle = diagram._repr_mimebundle_()
+    assert bundle["text/vnd.mermaid"] == diagram.source
+    assert "<b>" not in bundle["text/html"] and "done &lt;b&gt;bold&lt;/b&gt;" in bundle["text/html"]
+    assert 'data-section="diagram"' in inv.view().html()   # the finished card carries it too
