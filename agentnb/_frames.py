@@ -23,6 +23,12 @@ def _pd():
     return pandas
 
 
+def _objects(values):
+    """A column of Python objects as they are: pandas 3 would turn a column of strings and
+    None into its string dtype, with NaN for None."""
+    return _pd().Series(values, dtype=object)
+
+
 def _times(values):
     return _pd().to_datetime(values, unit="s", utc=True)
 
@@ -56,8 +62,8 @@ def history(records, session_id=None, reveal=False):
         "source": [c.source for c in changes],
         "key": [c.key for c in changes],
         "scope": [c.scope for c in changes],
-        "old": pd.array([_shown(c.old, c.key, reveal) for c in changes], dtype=object),
-        "new": pd.array([_shown(c.new, c.key, reveal) for c in changes], dtype=object),
+        "old": _objects([_shown(c.old, c.key, reveal) for c in changes]),
+        "new": _objects([_shown(c.new, c.key, reveal) for c in changes]),
         "persisted": pd.array([c.persisted for c in changes], dtype="bool"),
     }, columns=HISTORY_COLUMNS)
     return frame
@@ -114,10 +120,10 @@ def events(records, session_id=None, reveal=False):
         "author": [e.author for e in evs],
         "kind": [e.event_kind for e in evs],
         "text": [shown(e.text) for e in evs],
-        "state_delta": pd.array([shown(e.state_delta) for e in evs], dtype=object),
-        "artifact_delta": pd.array([e.artifact_delta for e in evs], dtype=object),
-        "function_calls": pd.array([shown(e.function_calls) for e in evs], dtype=object),
-        "function_responses": pd.array([shown(e.function_responses) for e in evs], dtype=object),
+        "state_delta": _objects([shown(e.state_delta) for e in evs]),
+        "artifact_delta": _objects([e.artifact_delta for e in evs]),
+        "function_calls": _objects([shown(e.function_calls) for e in evs]),
+        "function_responses": _objects([shown(e.function_responses) for e in evs]),
         "transfer_to_agent": [e.transfer_to_agent for e in evs],
         "escalate": pd.array([e.escalate for e in evs], dtype="bool"),
         "error": [e.error for e in evs],

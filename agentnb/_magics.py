@@ -235,6 +235,9 @@ def rewrite_async_magics(lines: list[str]) -> list[str]:
 
 
 def load_ipython_extension(ip):
+    # IPython ships a shell alias `lk` (list links); the contract's %lk magic takes its name.
+    if ip.alias_manager.is_alias("lk"):
+        ip.alias_manager.undefine_alias("lk")
     ip.register_magics(AgentnbMagics)
     if rewrite_async_magics not in ip.input_transformers_cleanup:
         ip.input_transformers_cleanup.append(rewrite_async_magics)

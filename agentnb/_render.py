@@ -123,7 +123,7 @@ def context_html(s, reveal=False) -> str:
     fc = f' <span class="anb-id">function_call_id={esc(s.function_call_id)}</span>' if s.function_call_id else ""
     return (f'<div class="anb-row anb-context"><span class="anb-time">{clock(s.time)}</span> '
             f'<span class="anb-hook">{esc(s.hook)}</span> {_chip(s.context_kind, "anb-ctx")}'
-            f'<span class="anb-prov">ADK passed {esc(s.actual_class)}</span>{fc} '
+            f'<span class="anb-prov">received {esc(s.actual_class)}</span>{fc} '
             f'<span class="anb-prov">agent={esc(s.agent or "")} · {len(s.state)} state keys</span>'
             f'<div class="anb-exposed">{shown}</div></div>')
 
@@ -211,7 +211,7 @@ class Sections:
                           f"artifact {r.filename} v{r.version} {r.mime_type} {r.size_bytes} bytes")
             elif kind == "context":
                 self._put(ops, "context", context_html(r, self.reveal),
-                          f"{r.hook}: {r.context_kind} (ADK passed {r.actual_class})")
+                          f"{r.hook}: {r.context_kind} (received {r.actual_class})")
             elif kind == "fact":
                 self._put(ops, "facts", fact_html(r, self.reveal), f"{r.topic}: {_short(r.data, None, self.reveal)}")
         patch = [{"op": "append", "section": s, "html": rows} for s, rows in ops.items()]
