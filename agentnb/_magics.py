@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 HELP = """agentnb magics
   %adk AGENT [--app NAME] [--user ID] [--session ID]   make AGENT the current ADK runner's agent
+  %adk RUNNER                                          make an existing NotebookRunner current
   %%adk [--session ID]                                 the cell is the user message (live card)
   %lk AGENT_OR_ENTRYPOINT [--room NAME]                make a LiveKit NotebookJob current
   %%lk                                                 the cell is the user's turn
@@ -85,9 +86,14 @@ def make_runner(shell, line: str):
     (name,), opts = parse(line, 1, ("app", "user", "session"), usage)
     agent = lookup(shell, name)
     from google.adk.agents.base_agent import BaseAgent
-    if not isinstance(agent, BaseAgent):
-        _fail(f"{name!r} is a {type(agent).__name__}, not an ADK agent")
     from .adk import NotebookRunner
+    if isinstance(agent, NotebookRunner):   # an existing runner becomes the current one
+        if opts:
+            _fail("--app, --user and --session apply to a new runner, not to an existing one")
+        current["adk"] = current["last"] = agent
+        return agent
+    if not isinstance(agent, BaseAgent):
+        _fail(f"{name!r} is a {type(agent).__name__}, not an ADK agent or NotebookRunner")
     try:
         runner = NotebookRunner(agent, app_name=opts.get("app", "agentnb"),
                                 user_id=opts.get("user", "user"), session_id=opts.get("session"))
@@ -103,6 +109,9 @@ def make_job(shell, line: str):
     target = lookup(shell, name)
     from .livekit import NotebookJob
     import inspect
+    if isinstance(target, NotebookJob):   # an existing job becomes the current one
+        current["lk"] = current["last"] = target
+        return target
     kind = "entrypoint" if inspect.iscoroutinefunction(target) else "agent"
     try:
         job = NotebookJob(**{kind: target}, room=opts.get("room", "agentnb"))

@@ -229,7 +229,8 @@ def test_unknown_agent_type_and_no_current_runner(shell):
     from agentnb import _magics
     _magics.current.update(adk=None, last=None)
     shell.user_ns["number"] = 3
-    assert str(cell(shell, "%adk number").error_in_exec) == "agentnb: 'number' is a int, not an ADK agent"
+    assert str(cell(shell, "%adk number").error_in_exec) == (
+        "agentnb: 'number' is a int, not an ADK agent or NotebookRunner")
     assert str(cell(shell, "%%adk\nhi").error_in_exec).startswith("agentnb: no current ADK runner")
 
 
@@ -281,3 +282,12 @@ def test_sequence_diagram_from_a_real_run():
     assert bundle["text/vnd.mermaid"] == diagram.source
     assert "<b>" not in bundle["text/html"] and "done &lt;b&gt;bold&lt;/b&gt;" in bundle["text/html"]
     assert 'data-section="diagram"' in inv.view().html()   # the finished card carries it too
+
+
+def test_adk_magic_makes_an_existing_runner_current(shell):
+    runner = NotebookRunner(LlmAgent(name="e", model=ScriptedLlm()), state={"k": 1}, display=False)
+    shell.user_ns["mine"] = runner
+    assert cell(shell, "%adk mine").success
+    assert cell(shell, "%%adk\nhello").success
+    assert runner.last_invocation.text == "hello"
+    assert str(cell(shell, "%adk mine --app x").error_in_exec).startswith("agentnb: --app, --user")
