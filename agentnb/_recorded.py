@@ -43,7 +43,8 @@ class Recorded:
         """A context manager around one invocation or turn: shows its live card in a notebook
         (when `self.display` is on and a kernel is running) and flushes it at the end."""
         from ._views import live_card
-        return live_card(self.trace, invocation_id, enabled=getattr(self, "display", False))
+        return live_card(self.trace, invocation_id, enabled=getattr(self, "display", False),
+                         owner=self)
 
     def _final_session_id(self):
         return getattr(self, "session_id", None)

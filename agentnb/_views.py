@@ -7,6 +7,7 @@ messages sent from other threads).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
 import weakref
 from contextlib import contextmanager
@@ -17,6 +18,9 @@ from ._render import LANE_TITLES, SECTION_TITLES, Sections, esc, mermaid, sequen
 from ._throttle import Throttle
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# Where a live card goes when not into the running cell's output: a run started from a widget
+# (the credential form) has no cell, so the form hosts the card itself.
+_card_host: "contextvars.ContextVar" = contextvars.ContextVar("agentnb_card_host", default=None)
 _following: "weakref.WeakSet[LiveView]" = weakref.WeakSet()
 
 
@@ -144,19 +148,23 @@ class DashboardView(LiveView):
 
 
 @contextmanager
-def live_card(trace, invocation_id, enabled=True):
-    """Show a live card for `invocation_id` while the body runs; yields whether it was shown."""
+def live_card(trace, invocation_id, enabled=True, owner=None):
+    """Show a live card for `invocation_id` while the body runs; yields whether it was shown.
+    When the run ends waiting for a credential the owner can take, a form asks for it."""
     if not enabled or not in_kernel():
         yield False
         return
     from IPython.display import display
     view = LiveView(trace, invocation_id)
     view.follow()
-    display(view)
+    (_card_host.get() or display)(view)
     try:
         yield True
     finally:
         view.finish()
+        for request in getattr(owner, "pending_credentials", lambda: [])():
+            if request["invocation_id"] == invocation_id:
+                display(credential_form(owner, request))
         # The run is over: every other view of this trace (a dashboard) shows its end now,
         # not at its next timer tick, which may never come if the kernel is shut down first.
         for other in list(_following):
@@ -245,3 +253,36 @@ class SequenceDiagram:
     def _repr_mimebundle_(self, include=None, exclude=None):
         svg = f'<div class="anb-root"><style>{stylesheet()}</style>{sequence_svg(self.steps)}</div>'
         return {"text/plain": self.source, "text/vnd.mermaid": self.source, "text/html": svg}
+
+
+def credential_form(owner, request):
+    """A password field and a button that answer one credential request through the owner's
+    `answer_credential`, on the kernel's loop; the resumed run gets its own live card."""
+    import ipywidgets as w
+    secret = w.Password(placeholder=f"{request['auth_type']} for call {request['tool_call_id']}",
+                        layout=w.Layout(width="28em"))
+    send = w.Button(description="Send credential", button_style="primary")
+    status = w.HTML(f"<small>A tool asked for a credential ({esc(request['scheme'] or request['auth_type'])})."
+                    " It stays masked in every view.</small>")
+    form = w.VBox()
+    loop = asyncio.get_running_loop()
+
+    def submit(_):
+        value = secret.value
+        if not value:
+            status.value = "<small>agentnb: type the credential first.</small>"
+            return
+        secret.disabled = send.disabled = True
+        status.value = "<small>Sent; the invocation resumes below.</small>"
+
+        async def resume():
+            _card_host.set(lambda view: setattr(form, "children", (*form.children, view.widget)))
+            try:
+                await owner.answer_credential(value, request_id=request["id"])
+                status.value = "<small>Credential sent; the invocation resumed.</small>"
+            except Exception as exc:   # shown in the form: a task's error would go nowhere
+                status.value = f"<small>agentnb: {esc(type(exc).__name__)}: {esc(exc)}</small>"
+        loop.create_task(resume())
+    send.on_click(submit)
+    form.children = (w.HBox([secret, send]), status)
+    return form

@@ -626,6 +626,46 @@ class NotebookRunner(Recorded):
             raise outcome["error"]
         return outcome["value"]
 
+    # -- credentials (ADK's auth flow) --
+    def pending_credentials(self, session_id=None) -> list[dict]:
+        """Credential requests not answered yet: `{"id", "tool_call_id", "auth_type", "scheme"}`."""
+        session_id = session_id or self.session_id
+        asked, answered = {}, set()
+        for event in self.trace.of("event", session_id):
+            for c in event.function_calls:
+                if c["name"] == "adk_request_credential":
+                    config = c["args"].get("authConfig", {})
+                    asked[c["id"]] = {
+                        "id": c["id"], "invocation_id": event.invocation_id,
+                        "tool_call_id": c["args"].get("functionCallId"),
+                        "auth_type": (config.get("rawAuthCredential") or {}).get("authType", "apiKey"),
+                        "scheme": (config.get("authScheme") or {}).get("type", "")}
+            answered.update(r["id"] for r in event.function_responses)
+        return [request for call_id, request in asked.items() if call_id not in answered]
+
+    async def answer_credential(self, secret: str, *, request_id=None, session_id=None) -> Invocation:
+        """Answer a tool's `request_credential` with `secret` (an API key, a bearer token or an
+        OAuth2 access token, as the request's credential type says): ADK resumes the
+        invocation that asked and runs the tool again with it."""
+        from google.adk.auth import AuthConfig
+        session_id = session_id or self.session_id
+        pending = self.pending_credentials(session_id)
+        request = next((p for p in pending if request_id in (None, p["id"])), None)
+        if request is None:
+            raise ValueError(f"agentnb: no pending credential request{f' {request_id!r}' if request_id else ''}"
+                             f" in session {session_id!r}")
+        if not isinstance(secret, str) or not secret:
+            raise ValueError("agentnb: the credential must be a non-empty string")
+        session = await self.get_session(session_id)
+        call_args = next(c.args for e in session.events for c in e.get_function_calls()
+                         if c.id == request["id"])
+        config = AuthConfig.model_validate(call_args["authConfig"])
+        config.exchanged_auth_credential = _credential_for(config, secret)
+        answer = types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+            id=request["id"], name="adk_request_credential",
+            response=config.model_dump(exclude_none=True, by_alias=True)))])
+        return await self.ask(answer, session_id=session_id)
+
     # -- time travel --
     async def rewind(self, before, *, session_id=None):
         """ADK's `rewind_async`: the session goes back to before invocation `before`. ADK
@@ -676,6 +716,22 @@ class NotebookRunner(Recorded):
         known = {r.invocation_id for r in self.trace.of("invocation_start", session_id)}
         if invocation_id not in known:
             raise ValueError(f"agentnb: no invocation {invocation_id!r} in session {session_id!r}")
+
+
+def _credential_for(config, secret: str):
+    """The exchanged credential of `config`'s type, holding `secret`."""
+    from google.adk.auth.auth_credential import (AuthCredential, AuthCredentialTypes, HttpAuth,
+                                                 HttpCredentials, OAuth2Auth)
+    kind = config.raw_auth_credential.auth_type if config.raw_auth_credential else AuthCredentialTypes.API_KEY
+    if kind == AuthCredentialTypes.API_KEY:
+        return AuthCredential(auth_type=kind, api_key=secret)
+    if kind == AuthCredentialTypes.HTTP:
+        return AuthCredential(auth_type=kind, http=HttpAuth(
+            scheme="bearer", credentials=HttpCredentials(token=secret)))
+    if kind in (AuthCredentialTypes.OAUTH2, AuthCredentialTypes.OPEN_ID_CONNECT):
+        return AuthCredential(auth_type=kind, oauth2=OAuth2Auth(access_token=secret))
+    raise ValueError(f"agentnb: cannot fill a {kind.value} credential from one string; answer "
+                     "with your own function response (see notebooks/04_tools_memory_auth.ipynb)")
 
 
 def state_after(records, session_id, invocation_id) -> dict:

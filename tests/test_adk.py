@@ -413,3 +413,34 @@ def test_credential_request_answered_resumes_the_same_invocation():
                for e in asked.events)
     assert "secret-key-4242" not in runner.events().to_string()
     assert "secret-key-4242" in runner.events(reveal=True).to_string()
+
+
+def test_answer_credential_resumes_through_adks_auth_flow():
+    from fastapi.openapi.models import APIKey, APIKeyIn
+    from google.adk.auth import AuthConfig, AuthCredential, AuthCredentialTypes
+    config = AuthConfig(auth_scheme=APIKey(**{"in": APIKeyIn.header, "name": "X-Api-Key"}),
+                        raw_auth_credential=AuthCredential(auth_type=AuthCredentialTypes.API_KEY))
+    used = []
+
+    def weather(city: str, tool_context: ToolContext) -> dict:
+        credential = tool_context.get_auth_response(config)
+        if credential is None:
+            tool_context.request_credential(config)
+            return {"status": "waiting for a key"}
+        used.append(credential.api_key)
+        return {"forecast": "sunny"}
+    runner = NotebookRunner(LlmAgent(name="w", model=ScriptedLlm([call("weather", city="Paris"),
+                                                                  reply("Sunny.")]), tools=[weather]),
+                            display=False)
+
+    async def go():
+        asked = await runner.ask("weather?")
+        pending = runner.pending_credentials()
+        with pytest.raises(ValueError, match="^agentnb: no pending credential request 'nope'"):
+            await runner.answer_credential("k", request_id="nope")
+        resumed = await runner.answer_credential("key-123")
+        return asked, pending, resumed
+    asked, pending, resumed = run(go())
+    assert len(pending) == 1 and pending[0]["auth_type"] == "apiKey"
+    assert pending[0]["invocation_id"] == asked.invocation_id == resumed.invocation_id
+    assert used == ["key-123"] and resumed.text == "Sunny." and runner.pending_credentials() == []
