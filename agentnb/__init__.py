@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["load", "compare", "Trace", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["load", "compare", "compare_view", "Trace", "load_ipython_extension", "unload_ipython_extension"]
 
 from ._trace import Trace
 
@@ -21,6 +21,12 @@ def compare(a, b, *, reveal=False):
     traces: columns `key, scope, a, b`."""
     from ._recorded import compare as _compare
     return _compare(a, b, reveal=reveal)
+
+
+def compare_view(a, b, *, reveal=False):
+    """Two runners, jobs or saved traces side by side, turn by turn, differences highlighted."""
+    from ._recorded import compare_view as _compare_view
+    return _compare_view(a, b, reveal=reveal)
 
 
 def load_ipython_extension(ip):

@@ -57,3 +57,37 @@ def compare(a, b, *, reveal=False):
                             f"not {type(side).__name__}")
     return _frames.compare(a.trace.snapshot(), b.trace.snapshot(), a._final_session_id(),
                            b._final_session_id(), reveal=reveal)
+
+
+def compare_view(a, b, *, reveal=False):
+    """Two runners, jobs or saved traces side by side: state after each turn, aligned by turn,
+    differing values highlighted. HTML and text faces."""
+    from ._render import comparison, states_by_turn
+    for side in (a, b):
+        if not isinstance(side, Recorded):
+            raise TypeError(f"agentnb: compare_view() takes runners, jobs or loaded traces, "
+                            f"not {type(side).__name__}")
+    turns = []
+    for side in (a, b):
+        records = side.trace.snapshot()
+        session_id = side._final_session_id() or next(
+            (r.session_id for r in reversed(records) if r.kind == "session"), None)
+        turns.append(states_by_turn(records, session_id))
+    return Comparison(*comparison(*turns, names=(_name(a), _name(b)), reveal=reveal))
+
+
+def _name(side) -> str:
+    return getattr(side, "session_id", None) or getattr(side, "title", "trace")
+
+
+class Comparison:
+    """The picture `compare_view` returns."""
+
+    def __init__(self, html: str, text: str):
+        self.html, self.text = html, text
+
+    def __repr__(self):
+        return self.text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": self.text, "text/html": self.html}

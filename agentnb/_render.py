@@ -372,3 +372,63 @@ def sequence_svg(steps, max_steps: int = 120) -> str:
         out.append(f'<text x="4" y="{height - 4}" class="anb-seq-label">… {len(steps) - max_steps} more steps</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def states_by_turn(records, session_id) -> list[tuple[str, dict]]:
+    """(label, persisted state) at the start of a session and after each of its invocations."""
+    turns, state, starts = [], {}, {}
+    for r in records:
+        if r.session_id != session_id:
+            continue
+        if r.kind == "state_change" and r.persisted:
+            state[r.key] = r.new
+        elif r.kind == "invocation_start":
+            starts[r.invocation_id] = r.user_text
+        elif r.kind == "invocation_end":
+            turns.append((f"after “{clip(mask_value(starts.get(r.invocation_id, '')), 40)}”", dict(state)))
+        elif r.kind == "session" and not turns:
+            turns.append(("start", dict(r.state)))
+    return turns
+
+
+def comparison(a_turns, b_turns, names=("a", "b"), reveal=False):
+    """Two sessions' states side by side, aligned by turn, differences marked: (html, text)."""
+    rows, lines = [], []
+    for i in range(max(len(a_turns), len(b_turns))):
+        (a_label, a_state), (b_label, b_state) = [
+            turns[i] if i < len(turns) else ("—", None) for turns in (a_turns, b_turns)]
+        keys = sorted(set(a_state or {}) | set(b_state or {}), key=lambda k: (LANES.index(scope_lane(k)), k))
+        cells = []
+        for key in keys:
+            va = (a_state or {}).get(key, _ABSENT)
+            vb = (b_state or {}).get(key, _ABSENT)
+            differs = a_state is not None and b_state is not None and va != vb
+            mark = " anb-diff" if differs else ""
+            cells.append(f'<tr class="anb-cmp-row{mark}"><td class="anb-key">{esc(clip(key, 80))}</td>'
+                         f'<td>{_cmp_value(va, key, reveal)}</td><td>{_cmp_value(vb, key, reveal)}</td></tr>')
+            if differs:
+                lines.append(f"turn {i}: {key}: {_short(None if va is _ABSENT else va, key, reveal)} | "
+                             f"{_short(None if vb is _ABSENT else vb, key, reveal)}")
+        rows.append(f'<tr class="anb-cmp-turn"><th>turn {i}</th><th>{esc(a_label)}</th><th>{esc(b_label)}</th></tr>'
+                    + "".join(cells))
+    head = (f'<tr><th>key</th><th>{esc(names[0])}</th><th>{esc(names[1])}</th></tr>')
+    html = (f'<div class="anb-root"><style>{stylesheet()}</style><div class="anb-head">'
+            f'<span class="anb-title">{esc(names[0])} vs {esc(names[1])}</span> '
+            f'<span class="anb-sub">{len(lines)} differing values</span></div>'
+            f'<table class="anb-cmp">{head}{"".join(rows)}</table></div>')
+    text = "\n".join([f"{names[0]} vs {names[1]}: {len(lines)} differing values", *lines])
+    return html, text
+
+
+_ABSENT = object()
+
+
+def scope_lane(key: str) -> str:
+    from ._records import scope_of
+    return scope_of(key)
+
+
+def _cmp_value(value, key, reveal):
+    if value is _ABSENT:
+        return '<span class="anb-note">absent</span>'
+    return show(value, key, reveal, 120)

@@ -83,3 +83,16 @@ def test_unknown_invocation_is_a_clear_error():
     runner, _ = conversation()
     with pytest.raises(ValueError, match="^agentnb: no invocation 'nope'"):
         asyncio.run(runner.rewind(before="nope"))
+
+
+def test_compare_view_aligns_turns_and_marks_differences():
+    runner, (first, *_) = conversation()
+    child = asyncio.run(runner.fork(at=first.invocation_id, state_overrides={"size": "<b>small</b>"}))
+    asyncio.run(child.ask("Then juice"))
+    view = agentnb.compare_view(runner, child)
+    assert view.text.splitlines()[0] == f"{runner.session_id} vs {child.session_id}: 6 differing values"
+    assert "turn 1: drink: 'tea' | 'juice'" in view.text and "turn 0: size: 'large' | '<b>small</b>'" in view.text
+    html = view._repr_mimebundle_()["text/html"]
+    assert html.count('class="anb-cmp-turn"') == 4          # start + three turns of the longer side
+    assert "&lt;b&gt;small&lt;/b&gt;" in html and "<b>small" not in html
+    assert 'anb-cmp-row anb-diff' in html
