@@ -135,14 +135,17 @@ def fact_html(f, reveal=False) -> str:
             f'{_chip(f.topic, "anb-topic")} {items}</div>')
 
 
-def invocation_head(start, end, session) -> str:
+def invocation_head(start, end, session, ended_early=False, branch=None) -> str:
     status = end.status if end else "running"
     took = f" · {end.time - start.time:.3f} s" if end else ""
+    if ended_early:
+        took += " " + _chip("end_invocation", "anb-transfer")
     err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
     who = f"{esc(session.app)} · user {esc(session.user)} · " if session else ""
     return (f'<div class="anb-head"><span class="anb-title">invocation {esc(start.invocation_id)}</span> '
             f'{_chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'
-            f'session {esc(start.session_id)} · agent {esc(start.agent)} · user said: '
+            f'session {esc(start.session_id)} · agent {esc(start.agent)}'
+            f'{f" · branch {esc(branch)}" if branch else ""} · user said: '
             f'<q>{esc(clip(mask_value(start.user_text), 300))}</q></div></div>')
 
 
@@ -166,6 +169,7 @@ class Sections:
         self.lines: list[str] = []
         self._sessions, self._starts, self._ends = {}, {}, {}
         self.steps: list = []   # sequence-diagram arrows, for a view of one invocation
+        self._ended_early, self._branches = set(), {}
 
     def _mine(self, r) -> bool:
         return self.invocation_id is None or getattr(r, "invocation_id", None) == self.invocation_id
@@ -210,9 +214,14 @@ class Sections:
                 self._put(ops, "artifacts", artifact_html(r),
                           f"artifact {r.filename} v{r.version} {r.mime_type} {r.size_bytes} bytes")
             elif kind == "context":
+                if r.branch:
+                    self._branches.setdefault(r.invocation_id, r.branch)
                 self._put(ops, "context", context_html(r, self.reveal),
                           f"{r.hook}: {r.context_kind} (received {r.actual_class})")
             elif kind == "fact":
+                if r.topic == "end_invocation":
+                    self._ended_early.add(r.invocation_id)
+                    head_changed = True
                 self._put(ops, "facts", fact_html(r, self.reveal), f"{r.topic}: {_short(r.data, None, self.reveal)}")
         patch = [{"op": "append", "section": s, "html": rows} for s, rows in ops.items()]
         if head_changed and self.invocation_id is not None:
@@ -225,7 +234,9 @@ class Sections:
         if start is None:
             return self.head
         return invocation_head(start, self._ends.get(self.invocation_id),
-                               self._sessions.get(start.session_id))
+                               self._sessions.get(start.session_id),
+                               self.invocation_id in self._ended_early,
+                               self._branches.get(self.invocation_id))
 
     def _put(self, ops, section, fragment, line):
         rows = self.rows.setdefault(section, [])

@@ -106,6 +106,7 @@ class _Run:
     tool_writes: list = field(default_factory=list)      # (tool name, key, value)
     tool_artifacts: list = field(default_factory=list)   # (tool name, filename, version)
     callback_keys: set = field(default_factory=set)      # keys seen written before a model call
+    agent_contexts: list = field(default_factory=list)   # each agent runs on its own context copy
 
 
 def _state_of(ctx) -> dict:
@@ -337,6 +338,13 @@ class AdkObserver(BasePlugin):
             with self._lock:
                 left, run.tool_artifacts = run.tool_artifacts, []
             self.trace.extend([await self._artifact(ic, None, s, f, v) for s, f, v in left])
+        # Each agent runs on a copy of the InvocationContext, so `end_invocation` set by a
+        # callback or tool shows on that copy, not on the runner's.
+        for ctx in (ic, *(run.agent_contexts if run else ())):
+            if ctx.end_invocation:
+                self.trace.append(Fact(ic.session.id, ic.invocation_id, time.time(), "end_invocation",
+                                       {"agent": getattr(ctx.agent, "name", None), "branch": ctx.branch}))
+                break
         self.end(ic.session.id, ic.invocation_id, status, error)
 
     def end(self, session_id, invocation_id, status, error=None):
@@ -352,8 +360,13 @@ class AdkObserver(BasePlugin):
 
     # -- agent and model hooks (CallbackContext) --
     async def before_agent_callback(self, *, agent, callback_context):
-        self._guard("before_agent", self._record_context, "before_agent_callback",
-                    callback_context, agent.name)
+        self._guard("before_agent", self._record_before_agent, agent, callback_context)
+
+    def _record_before_agent(self, agent, cc):
+        run = self._runs.get(cc.invocation_id)
+        if run is not None:
+            run.agent_contexts.append(cc._invocation_context)
+        self._record_context("before_agent_callback", cc, agent.name)
 
     async def after_agent_callback(self, *, agent, callback_context):
         self._guard("after_agent", self._record_context, "after_agent_callback",

@@ -291,3 +291,14 @@ def test_adk_magic_makes_an_existing_runner_current(shell):
     assert cell(shell, "%%adk\nhello").success
     assert runner.last_invocation.text == "hello"
     assert str(cell(shell, "%adk mine --app x").error_in_exec).startswith("agentnb: --app, --user")
+
+
+def test_card_head_says_when_end_invocation_stopped_the_run():
+    def stop_early(callback_context):
+        return types.Content(role="model", parts=[types.Part(text="closed")])  # ADK sets end_invocation
+    agent = LlmAgent(name="shop", model=ScriptedLlm([]), before_agent_callback=stop_early)
+    runner = NotebookRunner(agent, display=False)
+    inv = asyncio.run(runner.ask("open?"))
+    head = inv.view().html().split('<div class="anb-body">')[0]
+    assert "end_invocation" in head and inv.text == "closed"
+    assert any(f.topic == "end_invocation" for f in runner.trace.of("fact"))
