@@ -107,6 +107,7 @@ class _Run:
     tool_artifacts: list = field(default_factory=list)   # (tool name, filename, version)
     callback_keys: set = field(default_factory=set)      # keys seen written before a model call
     agent_contexts: list = field(default_factory=list)   # each agent runs on its own context copy
+    failures_seen: int = 0                                # observer failures when last caught up
 
 
 def _state_of(ctx) -> dict:
@@ -156,6 +157,7 @@ class AdkObserver(BasePlugin):
         self.trace = trace
         self.failures = 0           # hooks whose recording failed (the run went on)
         self._runs: dict[str, _Run] = {}
+        self._recorded: set[str] = set()    # ids of the ADK events in the trace
         self._state: dict[str, dict] = {}   # session id -> key -> last recorded value
         self._lock = threading.Lock()
 
@@ -233,12 +235,8 @@ class AdkObserver(BasePlugin):
 
     def _record_start(self, ic):
         sid, inv = ic.session.id, ic.invocation_id
-        with self._lock:
-            self._runs[inv] = _Run(sid)
-        now = time.time()
-        records = [InvocationStart(sid, inv, getattr(ic.agent, "name", ""),
-                                   _text_of(ic.user_content), now),
-                   self._snapshot("before_run_callback", ic, sid, inv,
+        self._begin(ic)
+        records = [self._snapshot("before_run_callback", ic, sid, inv,
                                   exposed=self._invocation_exposed(ic))]
         # The user's own event never reaches on_event_callback; it is in the session by now.
         user_event = next((e for e in reversed(ic.session.events)
@@ -247,7 +245,41 @@ class AdkObserver(BasePlugin):
             records += self._event_records(user_event, sid, "user", "InvocationContext")
         self.trace.extend(records)
 
+    def _begin(self, ic):
+        """The least an invocation needs recorded: its start, and a way to learn of its end.
+        ADK calls no hook when a run is interrupted or cancelled, so the end of the task that
+        runs it marks it interrupted unless a hook ended it first."""
+        sid, inv = ic.session.id, ic.invocation_id
+        with self._lock:
+            self._runs[inv] = _Run(sid, failures_seen=self.failures)
+        self.trace.append(InvocationStart(sid, inv, getattr(ic.agent, "name", ""),
+                                          _text_of(ic.user_content), time.time()))
+        task = asyncio.current_task()
+        if task is not None:
+            task.add_done_callback(lambda _: self.end(
+                sid, inv, "interrupted", "the run stopped without ending (interrupted or cancelled)"))
+
+    def _catch_up(self, ic):
+        """Make good what a failed hook did not record: the invocation's start, and any of its
+        events already in ADK's session that the trace lacks. Only looks after a failure."""
+        run = self._runs.get(ic.invocation_id)
+        if run is not None and run.failures_seen == self.failures:
+            return
+        if run is None:
+            self._begin(ic)
+            run = self._runs[ic.invocation_id]
+        run.failures_seen = self.failures
+        missing = [e for e in ic.session.events
+                   if e.invocation_id == ic.invocation_id and e.id not in self._recorded]
+        for event in missing:
+            user = event.author == "user"
+            self.trace.extend(self._event_records(
+                event, ic.session.id, "user" if user else None, "InvocationContext" if user else None,
+                run, getattr(ic.agent, "output_key", None)))
+
     async def on_event_callback(self, *, invocation_context, event):
+        # ADK calls this before it appends the event: earlier events are in the session.
+        self._guard("missed records", self._catch_up, invocation_context)
         # Copy at once: ADK strips `temp:` keys from the delta when it appends the event.
         self._guard("an event", self._record_event, invocation_context, event)
         if event.actions.artifact_delta or self._pending_artifacts(invocation_context.invocation_id):
@@ -259,6 +291,7 @@ class AdkObserver(BasePlugin):
                                               getattr(ic.agent, "output_key", None)))
 
     def _event_records(self, event, session_id, source, context_kind, run=None, output_key=None):
+        self._recorded.add(event.id)
         calls, responses = _call_dicts(event)
         actions = event.actions
         delta = _copy(dict(actions.state_delta))
@@ -324,14 +357,20 @@ class AdkObserver(BasePlugin):
                                version, mime, size, preview, source)
 
     async def after_run_callback(self, *, invocation_context):
+        # ADK counts a generator closed early as success; a cancelled task or an aborted
+        # invocation did not finish its work.
+        task = asyncio.current_task()
+        cut_short = (task is not None and task.cancelling()) or invocation_context.is_aborted
         await self._guard_async("the end of the invocation", self._finish, invocation_context,
-                                "ok", None)
+                                "interrupted" if cut_short else "ok",
+                                "the run was closed early" if cut_short else None)
 
     async def on_run_error_callback(self, *, invocation_context, error):
         await self._guard_async("a run error", self._finish, invocation_context, "error",
                                 f"{type(error).__name__}: {error}")
 
     async def _finish(self, ic, status, error):
+        self._guard("missed records", self._catch_up, ic)
         run = self._runs.get(ic.invocation_id)
         if run is not None and run.tool_artifacts:
             # Saved by a tool whose response never became an event (it raised): kept, no event.
@@ -589,9 +628,9 @@ class NotebookRunner(Recorded):
         session_id = session_id or self.session_id
         await self._ensure_session(session_id)
         invocation_id = self._resumed_invocation(content, session_id) or f"e-{uuid.uuid4()}"
-        self.last_invocation = Invocation(self.trace, session_id, invocation_id)
+        invocation = self.last_invocation = Invocation(self.trace, session_id, invocation_id)
         with self._live(invocation_id) as shown:
-            self.last_invocation.shown_live = shown
+            invocation.shown_live = shown
             try:
                 async for _ in self.adk_runner.run_async(
                         user_id=self.user_id, session_id=session_id, invocation_id=invocation_id,
@@ -602,7 +641,8 @@ class NotebookRunner(Recorded):
                 status = "error" if isinstance(exc, Exception) else "interrupted"
                 self.observer.end(session_id, invocation_id, status, f"{type(exc).__name__}: {exc}")
                 raise
-        return self.last_invocation
+            self.observer.end(session_id, invocation_id, "ok")   # if recording the end failed
+        return invocation
 
     def _resumed_invocation(self, content, session_id):
         """The invocation a message of function responses resumes (e.g. the answer to a

@@ -4,7 +4,6 @@ interrupts, cancellation, concurrent sessions, a 10,000-event session and ADK's 
 Every test checks the same three things after the fault: the trace's events are ADK's
 `session.events` (same ids, same order), replaying the persisted history rows in `seq` order gives
 ADK's `session.state`, and the invocation's status says what happened (ok, error, interrupted).
-Tests marked xfail(strict=True) show a defect of agentnb (see each reason).
 """
 import asyncio
 import os
@@ -130,25 +129,15 @@ def _broken(counter):
     return broken
 
 
-HOOK_DEFECT = ("agentnb defect: adk.py AdkObserver: a failed {what} loses {lost} for good; the "
-               "guard only counts the failure and nothing catches up (see report)")
-
-
 @pytest.mark.parametrize("method", [
     "_record_user_message",
     "_record_context",
     "_record_after_model",
     "_record_after_tool",
     "_record_artifacts",
-    pytest.param("_record_start", marks=pytest.mark.xfail(strict=True, reason=HOOK_DEFECT.format(
-        what="_record_start", lost="the InvocationStart, the user event and its state_delta rows, "
-        "and the _Run entry, so end() never records an InvocationEnd (status stays 'running')"))),
-    pytest.param("_record_event", marks=pytest.mark.xfail(strict=True, reason=HOOK_DEFECT.format(
-        what="_record_event", lost="the event and its state rows (events != session.events, "
-        "replay != session.state)"))),
-    pytest.param("_finish", marks=pytest.mark.xfail(strict=True, reason=HOOK_DEFECT.format(
-        what="_finish (after_run_callback)", lost="the InvocationEnd: ask() returns normally "
-        "but the status stays 'running' and the _Run entry leaks"))),
+    "_record_start",
+    "_record_event",
+    "_finish",
 ])
 def test_observer_hook_failure_counts_and_run_completes_ok(method, monkeypatch):
     runner = make_runner([call("remember", drink="tea"), reply("Noted."), reply("second")])
@@ -357,10 +346,6 @@ def test_two_sessions_at_once_each_exact_without_cross_talk():
     assert {r.session_id for r in runner.trace.of("event")} == {a, b}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: adk.py NotebookRunner.ask returns self.last_invocation after awaiting the "
-    "run; a concurrent ask has replaced it meanwhile, so ask(session a) returns session b's "
-    "Invocation. Fix: keep the Invocation in a local and return that."))
 def test_concurrent_asks_return_their_own_invocation():
     runner, a, b, returned = _two_sessions_at_once(rounds=1)
     ia, ib = returned[0]
@@ -458,11 +443,6 @@ def test_sync_runner_run_recorded_completely_from_adks_worker_thread():
     check_consistent(runner)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: adk.py AdkObserver only ends an invocation in after_run_callback / "
-    "on_run_error_callback, and NotebookRunner.ask records interrupts itself; ADK calls neither "
-    "hook for a KeyboardInterrupt/CancelledError, so an invocation run through ADK's own "
-    "Runner.run (or run_async) that is interrupted stays 'running' and its _Run leaks."))
 def test_sync_runner_run_interrupted_on_adks_thread_is_interrupted():
     runner = make_runner([call("ouch"), reply("after")], tools=[_as_ouch(_ouch_async)])
     run(runner._ensure_session(runner.session_id))
@@ -474,12 +454,6 @@ def test_sync_runner_run_interrupted_on_adks_thread_is_interrupted():
     assert runner.observer._runs == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: adk.py AdkObserver.after_run_callback records 'ok' for an invocation "
-    "the caller cut short: a SIGINT in Runner.run's caller closes the generator early, ADK "
-    "cancels its task with _CALLER_CLOSED_EARLY_MSG and still calls after_run (it counts an "
-    "early close as success). Fix: in after_run, asyncio.current_task().cancelling() > 0 or "
-    "invocation_context.is_aborted -> 'interrupted'."))
 def test_sync_runner_run_interrupted_in_the_callers_thread_is_interrupted():
     started = threading.Event()
 
