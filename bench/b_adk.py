@@ -1,0 +1,380 @@
+"""ADK: agentnb's recording, its live dashboard, and OpenTelemetry, each against bare ADK.
+
+Every variant gets its own identical agent, scripted model and in-memory services. A round runs
+`per_round` invocations of each variant (3 tool calls and a reply each) in a fresh session, in a
+rotating order; ratios are per round against bare ADK, then the median over rounds.
+"""
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import pstats
+import time
+
+from _common import Clock, Rounds, install_headless_comm, quantiles, quiet_logs, rnd, median
+
+APP = "bench"
+TOOL_CALLS = 3
+
+
+def bump(i: int, tool_context) -> dict:
+    """Add one to the session's counter and say which call this was."""
+    tool_context.state["count"] = tool_context.state.get("count", 0) + 1
+    return {"ok": i, "count": tool_context.state["count"]}
+
+
+def make_agent(invocations):
+    """A fresh LlmAgent whose ScriptedLlm has steps for `invocations` invocations (each: three
+    tool calls, then a reply)."""
+    from google.adk.agents import LlmAgent
+    from agentnb.adk import ScriptedLlm, call, reply
+    steps = [call("bump", i=0), call("bump", i=1), call("bump", i=2), reply("done")] * invocations
+    return LlmAgent(name="bench_agent", model=ScriptedLlm(steps), instruction="Count.", tools=[bump])
+
+
+def make_bare(invocations, plugins=()):
+    """The baseline of the issue: ADK's own Runner on an App, same services, no agentnb."""
+    from google.adk.apps.app import App
+    from google.adk.artifacts import InMemoryArtifactService
+    from google.adk.runners import Runner
+    from google.adk.sessions import InMemorySessionService
+    return Runner(app=App(name=APP, root_agent=make_agent(invocations), plugins=list(plugins)),
+                  session_service=InMemorySessionService(),
+                  artifact_service=InMemoryArtifactService())
+
+
+def make_nb(invocations):
+    from google.adk.artifacts import InMemoryArtifactService
+    from google.adk.sessions import InMemorySessionService
+    from agentnb.adk import NotebookRunner
+    return NotebookRunner(make_agent(invocations), app_name=APP, user_id="u", display=False,
+                          session_service=InMemorySessionService(),
+                          artifact_service=InMemoryArtifactService())
+
+
+class BareSide:
+    def __init__(self, runner):
+        self.runner = runner
+        self.sid = None
+
+    async def new_session(self):
+        s = await self.runner.session_service.create_session(app_name=APP, user_id="u")
+        self.sid = s.id
+
+    async def run(self, k):
+        from google.genai import types
+        for _ in range(k):
+            # Built per invocation, as NotebookRunner.ask builds it from the str.
+            msg = types.Content(role="user", parts=[types.Part(text="go")])
+            async for _ in self.runner.run_async(user_id="u", session_id=self.sid, new_message=msg):
+                pass
+
+    async def count(self):
+        """The counter the tool keeps in this side's current session (3 per invocation)."""
+        s = await self.runner.session_service.get_session(app_name=APP, user_id="u",
+                                                          session_id=self.sid)
+        return s.state.get("count", 0)
+
+
+class NbSide:
+    def __init__(self, nb, view=None):
+        self.nb, self.view = nb, view
+
+    async def new_session(self):
+        await self.nb.new_session()
+
+    async def count(self):
+        return (await self.nb.get_session()).state.get("count", 0)
+
+    async def run(self, k):
+        for _ in range(k):
+            await self.nb.ask("go")
+        if self.view is not None:
+            # Inside the timing: whatever the throttle has not flushed yet is this variant's work.
+            self.view.flush()
+
+
+# --- instrumentation for the self-time share -----------------------------------------------------
+
+class SelfTime:
+    """Wraps an observer's hook methods (on the instance) and its trace's `extend` with
+    perf_counter accumulation; nested calls count once (the outermost)."""
+
+    def __init__(self, nb):
+        from agentnb.adk import AdkObserver
+        from google.adk.plugins.base_plugin import BasePlugin
+        self.total = 0.0
+        self.per_hook: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.run_async = 0.0
+        self._depth = 0
+        obs = nb.observer
+        hooks = [n for n in dir(BasePlugin) if n.endswith("_callback")]
+        for name in hooks:
+            if getattr(AdkObserver, name) is getattr(BasePlugin, name):
+                continue   # not overridden: ADK's own no-op
+            setattr(obs, name, self._wrap_async(getattr(obs, name), name))
+        obs.trace.extend = self._wrap_sync(obs.trace.extend, "Trace.extend")
+        # Time inside ADK's run_async too: ask() minus that is the wrapper's own cost.
+        adk = nb.adk_runner
+        orig = adk.run_async
+        outer = self
+
+        async def run_async(**kwargs):
+            agen = orig(**kwargs)
+            pc = time.perf_counter
+            while True:
+                t = pc()
+                try:
+                    event = await agen.__anext__()
+                except StopAsyncIteration:
+                    outer.run_async += pc() - t
+                    return
+                outer.run_async += pc() - t
+                yield event
+        adk.run_async = run_async
+
+    def _account(self, name, dt):
+        self.per_hook[name] = self.per_hook.get(name, 0.0) + dt
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self._depth == 0:
+            self.total += dt
+
+    def _wrap_async(self, fn, name):
+        pc = time.perf_counter
+
+        async def hook(*args, **kwargs):
+            t = pc()
+            self._depth += 1
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                self._account(name, pc() - t)
+        return hook
+
+    def _wrap_sync(self, fn, name):
+        pc = time.perf_counter
+
+        def wrapped(*args, **kwargs):
+            t = pc()
+            self._depth += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                self._account(name, pc() - t)
+        return wrapped
+
+    def reset(self):
+        self.total, self.run_async = 0.0, 0.0
+        self.per_hook.clear()
+        self.calls.clear()
+
+
+# --- OpenTelemetry, switchable ------------------------------------------------------------------
+
+def install_switchable_otel():
+    """A global TracerProvider that is the SDK one (SimpleSpanProcessor → InMemorySpanExporter)
+    while `switch.on`, and the no-op tracer otherwise: ADK's module-level tracer is a proxy that
+    binds to the global provider once, so this is how OTel and bare runs share one process."""
+    from opentelemetry import trace as ot
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    sdk = TracerProvider()
+    sdk.add_span_processor(SimpleSpanProcessor(exporter))
+    noop = ot.NoOpTracer()
+
+    class SwitchTracer(ot.Tracer):
+        def __init__(self, real):
+            self.real = real
+
+        def start_span(self, *args, **kwargs):
+            return (self.real if switch.on else noop).start_span(*args, **kwargs)
+
+        def start_as_current_span(self, *args, **kwargs):
+            return (self.real if switch.on else noop).start_as_current_span(*args, **kwargs)
+
+    class Switch(ot.TracerProvider):
+        on = False
+
+        def get_tracer(self, *args, **kwargs):
+            return SwitchTracer(sdk.get_tracer(*args, **kwargs))
+
+    switch = Switch()
+    ot.set_tracer_provider(switch)
+    return switch, exporter
+
+
+class OtelSide(BareSide):
+    def __init__(self, runner, switch, exporter):
+        super().__init__(runner)
+        self.switch, self.exporter = switch, exporter
+        self.spans = 0
+        self.invocations = 0
+
+    async def run(self, k):
+        self.switch.on = True
+        try:
+            await super().run(k)
+        finally:
+            self.switch.on = False
+        self.invocations += k
+
+    def drain(self):
+        self.spans += len(self.exporter.get_finished_spans())
+        self.exporter.clear()
+
+
+# --- the groups ----------------------------------------------------------------------------------
+
+async def _rounds(sides, base, rounds, per_round):
+    ab = Rounds(list(sides), base)
+    for r in range(rounds):
+        for name in ab.order(r):
+            side = sides[name]
+            await side.new_session()
+            with Clock() as c:
+                await side.run(per_round)
+            ab.record(name, c.wall, c.cpu)
+            if hasattr(side, "drain"):
+                side.drain()
+    return ab
+
+
+def run_adk(quick: bool) -> dict:
+    quiet_logs()
+    install_headless_comm()
+    import _common
+    rounds, per_round, warm = (8, 4, 3) if quick else (50, 4, 5)
+    total = warm + rounds * per_round + 2
+
+    async def main():
+        from agentnb._views import DashboardView
+        bare = BareSide(make_bare(total))
+        nb = NbSide(make_nb(total))
+        nb_view_runner = make_nb(total)
+        view = DashboardView(nb_view_runner.trace, title="bench")
+        _ = view.widget                   # opens its comm (a CountingComm)
+        view.follow(asyncio.get_running_loop())
+        nbv = NbSide(nb_view_runner, view)
+        instr_runner = make_nb(total)
+        selftime = SelfTime(instr_runner)
+        instr = NbSide(instr_runner)
+        sides = {"bare": bare, "agentnb": nb, "agentnb+view": nbv, "agentnb(instrumented)": instr}
+        for side in sides.values():       # the first invocation costs ~0.6 s: not measured
+            await side.new_session()
+            await side.run(warm)
+        selftime.reset()
+        comm = _common.COMMS[-1]
+        sent_before = len(comm.sent)
+        shares, instr_walls = [], []
+        ab = Rounds(list(sides), "bare")
+        for r in range(rounds):
+            for name in ab.order(r):
+                side = sides[name]
+                await side.new_session()
+                if side is instr:
+                    before_self, before_async = selftime.total, selftime.run_async
+                with Clock() as c:
+                    await side.run(per_round)
+                ab.record(name, c.wall, c.cpu)
+                if side is instr:
+                    shares.append((selftime.total - before_self) / c.wall)
+                    instr_walls.append((c.wall, selftime.run_async - before_async,
+                                        selftime.total - before_self))
+        tool_calls = {n: await s.count() / per_round for n, s in sides.items()}
+        msgs = comm.sent[sent_before:]
+        n_inv = rounds * per_round
+        timed_instr = sum(w for w, _, _ in instr_walls)
+        outside = sum(w - a for w, a, _ in instr_walls)
+        hooks = {k: {"calls": selftime.calls[k], "us_per_call": rnd(v / selftime.calls[k] * 1e6, 1),
+                     "share": rnd(v / timed_instr)}
+                 for k, v in sorted(selftime.per_hook.items(), key=lambda kv: -kv[1])}
+        profile = await _profile_nb(make_nb(40), 30) if not quick else None
+        records_per_inv = len(nb.nb.trace) / (warm + n_inv)
+        return {
+            "adk_overhead_ratio": ab.summary("agentnb")["median"],
+            "adk_self_time_share": rnd(median(shares)),
+            "adk_view_overhead_ratio": ab.summary("agentnb+view")["median"],
+            "details": {
+                "adk": {
+                    "workload": f"{n_inv} invocations per variant ({rounds} rounds x {per_round}, "
+                                f"fresh session per round), {TOOL_CALLS} tool calls + 1 reply each, "
+                                f"ScriptedLlm, in-memory services",
+                    "bare_ms_per_invocation": rnd(median(ab.wall["bare"]) / per_round * 1e3, 2),
+                    "agentnb": ab.summary("agentnb"),
+                    "agentnb+view": ab.summary("agentnb+view"),
+                    "agentnb(instrumented)": ab.summary("agentnb(instrumented)"),
+                    "self_time_share_quantiles": quantiles(shares),
+                    "self_time_share_aggregate": rnd(selftime.total / timed_instr),
+                    "ask_wrapper_share": rnd((outside) / timed_instr),
+                    "hooks": hooks,
+                    "records_per_invocation": rnd(records_per_inv, 1),
+                    "tool_calls_per_invocation": tool_calls,
+                    "view_msgs_per_invocation": rnd(len(msgs) / n_inv, 3),
+                    "view_bytes_per_invocation": rnd(sum(b for _, b, _ in msgs) / n_inv, 0),
+                    "profile_top_agentnb": profile,
+                }
+            },
+        }
+    return asyncio.run(main())
+
+
+async def _profile_nb(nb, invocations):
+    """cProfile of agentnb's functions during `invocations` recorded invocations (cProfile
+    inflates call-heavy code: read it for where, not how much)."""
+    await nb.new_session()
+    await nb.ask("go")
+    prof = cProfile.Profile()
+    await nb.new_session()
+    prof.enable()
+    for i in range(invocations - 1):
+        if i % 4 == 3:
+            prof.disable()
+            await nb.new_session()
+            prof.enable()
+        await nb.ask("go")
+    prof.disable()
+    stats = pstats.Stats(prof, stream=io.StringIO())
+    total = stats.total_tt
+    rows = []
+    for (path, line, fn), (cc, nc, tt, ct, callers) in stats.stats.items():
+        if "/agentnb/" in path and "/bench/" not in path:
+            rows.append({"function": f"{path.split('/agentnb/')[-1]}:{line}({fn})",
+                         "calls": nc, "tottime_share": rnd(tt / total), "cumtime_share": rnd(ct / total)})
+    rows.sort(key=lambda r: -r["tottime_share"])
+    return rows[:12]
+
+
+def run_otel(quick: bool) -> dict:
+    quiet_logs()
+    switch, exporter = install_switchable_otel()
+    rounds, per_round, warm = (6, 4, 3) if quick else (50, 4, 5)
+    total = warm + rounds * per_round + 2
+
+    async def main():
+        bare = BareSide(make_bare(total))
+        otel = OtelSide(make_bare(total), switch, exporter)
+        for side in (bare, otel):
+            await side.new_session()
+            await side.run(warm)
+        otel.drain()
+        otel.spans = otel.invocations = 0
+        ab = await _rounds({"bare": bare, "otel": otel}, "bare", rounds, per_round)
+        return {
+            "adk_otel_overhead_ratio": ab.summary("otel")["median"],
+            "details": {"otel": {
+                "workload": f"{rounds * per_round} invocations per variant ({rounds} rounds x "
+                            f"{per_round}), bare ADK with and without an SDK TracerProvider + "
+                            "SimpleSpanProcessor + InMemorySpanExporter",
+                "otel": ab.summary("otel"),
+                "spans_per_invocation": rnd(otel.spans / max(otel.invocations, 1), 1),
+                "bare_ms_per_invocation": rnd(median(ab.wall["bare"]) / per_round * 1e3, 2),
+            }},
+        }
+    return asyncio.run(main())

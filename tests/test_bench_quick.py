@@ -1,0 +1,28 @@
+"""The benchmark suite's quick mode runs and writes every key. Benchmarks are measurements, not
+tests: nothing here looks at a number."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def test_quick_mode_writes_every_key(tmp_path):
+    from run import KEYS
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=540)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    missing = [k for k in KEYS if k not in results]
+    assert not missing, missing
+    assert not results.get("errors"), results.get("errors")
+    for key in KEYS:
+        assert results[key] is None or isinstance(results[key], (bool, int, float)), key
+    assert results["mode"] == "quick"
+    assert {"cpu_count", "python", "packages"} <= set(results["machine"])
+    report = (tmp_path / "BENCHMARKS.md").read_text()
+    assert all(f"`{k}`" in report for k in KEYS)
+    # --out leaves the committed results alone
+    assert not (tmp_path / "bench").exists()
