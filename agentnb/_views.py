@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
+import uuid
 import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
-from ._render import LANE_TITLES, SECTION_TITLES, Sections, esc, mermaid, sequence_svg, stylesheet
+from ._render import LANE_TITLES, MAX_ROWS, SECTION_TITLES, Sections, esc, mermaid, sequence_svg, stylesheet
 from ._throttle import Throttle
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -40,6 +41,7 @@ def _widget_class():
 
     class AgentnbWidget(anywidget.AnyWidget):
         _esm = resources.files("agentnb").joinpath("static/view.js").read_text(encoding="utf-8")
+        uid = traitlets.Unicode().tag(sync=True)   # the key view.js shares state under
         html = traitlets.Unicode("").tag(sync=True)
         shells = traitlets.Dict().tag(sync=True)
         status = traitlets.Unicode("").tag(sync=True)
@@ -90,7 +92,7 @@ class LiveView:
     @property
     def widget(self):
         if self._widget is None:
-            self._widget = _widget_class()(html=self.sections.html(), shells=_shells(),
+            self._widget = _widget_class()(uid=uuid.uuid4().hex, html=self.sections.html(), shells=_shells(),
                                            status=self.sections.status())
         return self._widget
 
@@ -120,6 +122,10 @@ class LiveView:
         ops = self.sections.add(new)
         if not ops or self._widget is None:
             return
+        for op in ops:   # the page keeps a section's last MAX_ROWS rows: send no more than that
+            if op["op"] == "append" and len(op["html"]) > MAX_ROWS:
+                op["skipped"] = len(op["html"]) - MAX_ROWS
+                op["html"] = op["html"][-MAX_ROWS:]
         self._widget.send({"kind": "agentnb-patch", "ops": ops})
         self.messages_sent += 1
         self._widget.status = self.sections.status()
