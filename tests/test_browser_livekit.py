@@ -114,11 +114,5 @@ def test_jobcontext_notebook_runs_all_and_shows_the_job_room_process_and_log(job
     assert "every log line of the job carries its job_id" in result.outputs_text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: static/view.js keeps its patches and views on `model.__anb`, set in "
-    "initialize(); anywidget 0.11 passes initialize() and render() different model proxies "
-    "(modelProxy(...)), so render() never registers its view and live patches (custom "
-    "messages) never reach the page: a dashboard only changes when its html trait is reset "
-    "at an invocation's end, and a job with no turn never shows its shutdown"))
 def test_jobcontext_dashboard_follows_the_job_to_its_shutdown(jobcontext_run):
     assert "parent process shutdown" in jobcontext_run.inspected.facts
