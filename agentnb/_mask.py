@@ -12,7 +12,7 @@ MASK = "••••••"
 # Whole words of a key that mark its value as a secret. "auth" counts only as a whole word,
 # so `author` or `authority` are not secrets, while `auth`, `auth_token` and `oauth2` are.
 _SECRET_WORDS = {
-    "token", "tokens", "secret", "secrets", "password", "passwd", "pwd", "passphrase",
+    "token", "secret", "secrets", "password", "passwd", "pwd", "passphrase",
     "credential", "credentials", "authorization", "auth", "oauth", "oauth2", "bearer",
     "apikey", "cookie", "privatekey", "accesskey", "jwt",
 }
@@ -40,13 +40,24 @@ def mask_text(text: str) -> str:
 
 
 def mask_value(value, key=None):
-    """`value` with every secret in it masked: all of it under a secret key, else recursively."""
-    if key is not None and is_secret_key(key) and value is not None:
+    """`value` with every secret in it masked: all of it under a secret key (numbers and
+    booleans excepted: `input_tokens` is a count), else recursively, keys and members too."""
+    if key is not None and is_secret_key(key) and value is not None \
+            and not isinstance(value, (bool, int, float)):
         return MASK
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, dict):
-        return {k: mask_value(v, k) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(mask_value(v) for v in value)
+        return {mask_text(k) if isinstance(k, str) else mask_value(k): mask_value(v, k)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [mask_value(v) for v in value]
+        if isinstance(value, list):
+            return items
+        if hasattr(value, "_fields"):          # a namedtuple takes its fields one by one
+            return type(value)(*items)
+        try:
+            return type(value)(items)
+        except Exception:
+            return tuple(items) if isinstance(value, tuple) else set(items)
     return value

@@ -9,9 +9,11 @@ import base64
 import datetime as _dt
 import json
 import math
+import os
 from dataclasses import dataclass, fields, replace
 
-from ._mask import mask_value
+from ._mask import mask_text, mask_value
+from ._render import safe_repr
 from ._recorded import Recorded
 from ._records import record_from_dict, record_to_dict
 from ._trace import Trace
@@ -31,10 +33,12 @@ class TypedRepr:
 
 
 def encode(value):
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, int):   # past ~4,300 digits Python will not write an int as text
+        return value if value.bit_length() < 12_000 else {"$int": hex(value)}
     if isinstance(value, float):
-        return value if math.isfinite(value) else {"$float": repr(value)}
+        return value if math.isfinite(value) else {"$float": repr(float(value))}
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, dict):
@@ -43,15 +47,19 @@ def encode(value):
         return {"$dict": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, tuple):
         return {"$tuple": [encode(v) for v in value]}
-    if isinstance(value, (set, frozenset)):
+    if isinstance(value, frozenset):
+        return {"$frozenset": [encode(v) for v in value]}
+    if isinstance(value, set):
         return {"$set": [encode(v) for v in value]}
     if isinstance(value, (bytes, bytearray)):
         return {"$bytes": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, _dt.datetime):
+    if type(value) is _dt.datetime:
         return {"$datetime": value.isoformat()}
+    if type(value).__name__ == "Timestamp" and hasattr(value, "nanosecond"):   # pandas, to the ns
+        return {"$timestamp": value.isoformat()}
     if isinstance(value, TypedRepr):
         return {"$repr": value.repr, "$type": value.type}
-    return {"$repr": repr(value), "$type": f"{type(value).__module__}.{type(value).__qualname__}"}
+    return {"$repr": safe_repr(value), "$type": f"{type(value).__module__}.{type(value).__qualname__}"}
 
 
 def decode(value):
@@ -65,8 +73,15 @@ def decode(value):
         return {_hashable(decode(k)): decode(v) for k, v in value["$dict"]}
     if "$tuple" in value:
         return tuple(decode(v) for v in value["$tuple"])
+    if "$int" in value:
+        return int(value["$int"], 16)
     if "$set" in value:
         return {_hashable(decode(v)) for v in value["$set"]}
+    if "$frozenset" in value:
+        return frozenset(_hashable(decode(v)) for v in value["$frozenset"])
+    if "$timestamp" in value:
+        import pandas
+        return pandas.Timestamp(value["$timestamp"])
     if "$bytes" in value:
         return base64.b64decode(value["$bytes"])
     if "$datetime" in value:
@@ -96,14 +111,32 @@ def masked(record):
     return replace(record, **changes) if changes else record
 
 
+def _masked_strings(tree):
+    """Every string of an encoded record (keys, members, reprs) with secrets masked."""
+    if isinstance(tree, str):
+        return mask_text(tree)
+    if isinstance(tree, list):
+        return [_masked_strings(v) for v in tree]
+    if isinstance(tree, dict):
+        return {_masked_strings(k): _masked_strings(v) for k, v in tree.items()}
+    return tree
+
+
 def save(trace: Trace, path, *, reveal=False) -> None:
+    """Write the whole trace or nothing: a record that cannot be written leaves no half file."""
     header = {"format": FORMAT, "version": VERSION, "masked": not reveal,
               "saved": _dt.datetime.now(_dt.timezone.utc).isoformat()}
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(json.dumps(header) + "\n")
-        for record in trace.snapshot():
-            shown = record if reveal else masked(record)
-            out.write(json.dumps(encode(record_to_dict(shown)), ensure_ascii=False) + "\n")
+    partial = f"{os.fspath(path)}.partial-{os.getpid()}"
+    try:
+        with open(partial, "w", encoding="utf-8") as out:
+            out.write(json.dumps(header) + "\n")
+            for record in trace.snapshot():
+                tree = encode(record_to_dict(record if reveal else masked(record)))
+                out.write(json.dumps(tree if reveal else _masked_strings(tree), ensure_ascii=False) + "\n")
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 class LoadedTrace(Recorded):
@@ -119,7 +152,7 @@ class LoadedTrace(Recorded):
 
 def load(path) -> LoadedTrace:
     with open(path, encoding="utf-8") as src:
-        lines = src.read().splitlines()
+        lines = src.read().split("\n")   # not splitlines(): JSON leaves U+2028 and kin unescaped
     try:
         header = json.loads(lines[0]) if lines else {}
     except json.JSONDecodeError:

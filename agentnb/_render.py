@@ -8,10 +8,11 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 
-from ._mask import mask_value
+from ._mask import mask_text, mask_value
 
 MAX_ROWS = 200          # rows a section keeps in a snapshot (and in the live view)
 MAX_CELL = 300          # characters of one value shown
@@ -19,15 +20,30 @@ LANES = ("app", "user", "session", "temp", "userdata", "attributes")
 LANE_TITLES = {"app": "app: (every user of the app)", "user": "user: (this user, every session)",
                "session": "session (this conversation)", "temp": "temp: (this invocation only)",
                "userdata": "userdata (LiveKit session)", "attributes": "participant attributes"}
-# Characters that can reorder or hide text (bidi overrides, zero-width): shown as visible codes.
-_INVISIBLE = {c: f"\\u{c:04x}" for c in (0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202B,
-                                          0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069,
-                                          0xFEFF)}
+# Characters that can reorder or hide text (Unicode "Cf": bidi controls, zero-width joiners,
+# invisible operators, tag characters used to smuggle hidden text): shown as visible codes.
+_INVISIBLE = re.compile("[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+                        "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+                        "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+                        "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]")
+
+
+def visible(text: str) -> str:
+    """`text` with every invisible or reordering character shown as its code."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def esc(value) -> str:
     """Text safe to put in HTML content or a quoted attribute."""
-    return html.escape(str(value), quote=True).translate(_INVISIBLE)
+    return visible(html.escape(str(value), quote=True))
+
+
+def safe_repr(value) -> str:
+    """repr() that never raises: an object whose repr fails is named, not allowed to break a view."""
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} object; repr failed: {type(exc).__name__}>"
 
 
 def clip(text: str, limit: int = MAX_CELL) -> str:
@@ -45,9 +61,11 @@ def show(value, key=None, reveal=False, limit=MAX_CELL) -> str:
         text = json.dumps(value, ensure_ascii=False)
     else:
         try:
-            text = json.dumps(value, ensure_ascii=False, default=repr)
+            text = json.dumps(value, ensure_ascii=False, default=safe_repr)
         except (TypeError, ValueError):
-            text = repr(value)
+            text = safe_repr(value)
+    if not reveal:   # secrets inside an object's repr, a set, a key
+        text = mask_text(text)
     return esc(clip(text, limit))
 
 
@@ -66,6 +84,13 @@ def _chip(text, cls="") -> str:
     return f'<span class="anb-chip {cls}">{esc(text)}</span>'
 
 
+def _names(names, limit: int = 20) -> str:
+    """The first `limit` names, and how many more there are."""
+    names = [clip(str(n), 80) for n in names]
+    more = f" (+{len(names) - limit:,} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def event_html(e, reveal=False) -> str:
     parts = [f'<span class="anb-time">{clock(e.time)}</span>',
              _chip(e.event_kind, f"anb-k-{esc(e.event_kind)}"),
@@ -80,9 +105,9 @@ def event_html(e, reveal=False) -> str:
         parts.append(f'<span class="anb-resp">← {esc(r["name"])}: {show(r["response"], reveal=reveal)}'
                      f' <span class="anb-id">{esc(r.get("id") or "")}</span></span>')
     if e.state_delta:
-        parts.append(_chip("state: " + ", ".join(map(str, e.state_delta)), "anb-state"))
+        parts.append(_chip("state: " + _names(e.state_delta), "anb-state"))
     if e.artifact_delta:
-        parts.append(_chip("artifact: " + ", ".join(f"{f} v{v}" for f, v in e.artifact_delta.items()),
+        parts.append(_chip("artifact: " + _names(f"{f} v{v}" for f, v in e.artifact_delta.items()),
                            "anb-art"))
     if e.transfer_to_agent:
         parts.append(_chip(f"transfer → {e.transfer_to_agent}", "anb-transfer"))
@@ -104,8 +129,14 @@ def change_html(c, reveal=False) -> str:
             f'<span class="anb-prov">{esc(c.source)}{kind} #{c.seq}</span></div>')
 
 
+RASTER_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_DATA_URL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}")
+
+
 def artifact_html(a) -> str:
-    if a.preview.startswith("data:image/"):
+    # An <img> only for a raster type whose preview is exactly a base64 data URL of that type.
+    if a.mime_type in RASTER_IMAGES and _DATA_URL.fullmatch(a.preview) \
+            and a.preview.startswith(f"data:{a.mime_type};"):
         preview = f'<img class="anb-img" alt="{esc(a.filename)}" src="{esc(a.preview)}">'
     elif a.preview:
         preview = f'<pre class="anb-pre">{esc(clip(mask_value(a.preview), 1000))}</pre>'
@@ -135,13 +166,20 @@ def fact_html(f, reveal=False) -> str:
             f'{_chip(f.topic, "anb-topic")} {items}</div>')
 
 
+def _session_words(session) -> tuple[str, str]:
+    """Where a session runs and who runs it, in its framework's words."""
+    if session.framework == "livekit":
+        return f"room {session.app}", f"agent {session.user}"
+    return f"app {session.app}", f"user {session.user}"
+
+
 def invocation_head(start, end, session, ended_early=False, branch=None) -> str:
     status = end.status if end else "running"
     took = f" · {end.time - start.time:.3f} s" if end else ""
     if ended_early:
         took += " " + _chip("end_invocation", "anb-transfer")
     err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
-    who = f"{esc(session.app)} · user {esc(session.user)} · " if session else ""
+    who = " · ".join(map(esc, _session_words(session))) + " · " if session else ""
     return (f'<div class="anb-head"><span class="anb-title">invocation {esc(start.invocation_id)}</span> '
             f'{_chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'
             f'session {esc(start.session_id)} · agent {esc(start.agent)}'
@@ -152,7 +190,7 @@ def invocation_head(start, end, session, ended_early=False, branch=None) -> str:
 # --- views as sections ------------------------------------------------------------------------
 
 SECTION_TITLES = {"events": "Timeline", "state": "State (old → new, as it happens)",
-                  "artifacts": "Artifacts", "context": "Context explorer", "facts": "Memory, auth, job and logs",
+                  "artifacts": "Artifacts", "context": "Context explorer", "facts": "Facts: memory, auth, job, room, logs",
                   "invocations": "Invocations", "sessions": "Sessions"}
 
 
@@ -178,56 +216,66 @@ class Sections:
         ops: dict[str, list[str]] = {}
         head_changed = False
         for r in records:
-            kind = r.kind
-            if kind == "session":
-                self._sessions[r.session_id] = r
-                if self.invocation_id is None:
-                    parent = f" · fork of {r.parent_session_id} after {r.forked_at}" if r.parent_session_id else ""
-                    self._put(ops, "sessions", f'<div class="anb-row">{_chip(r.framework)} '
-                              f'<span class="anb-key">{esc(r.session_id)}</span> app {esc(r.app)} · '
-                              f'user {esc(r.user)}{esc(parent)}</div>',
-                              f"session {r.session_id} app={r.app} user={r.user}{parent}")
-                continue
-            if not self._mine(r):
-                continue
-            if self.invocation_id is not None:
-                self.steps += sequence_steps(r)
-            if kind == "invocation_start":
-                self._starts[r.invocation_id] = r
-                head_changed = True
-            elif kind == "invocation_end":
-                self._ends[r.invocation_id] = r
-                head_changed = True
-                if self.invocation_id is None:
-                    start = self._starts.get(r.invocation_id)
-                    if start is not None:
-                        self._put(ops, "invocations", invocation_head(start, r, self._sessions.get(r.session_id)),
-                                  f"invocation {r.invocation_id} {r.status} {start.user_text!r}")
-            elif kind == "event":
-                self._put(ops, "events", event_html(r, self.reveal), _event_text(r))
-            elif kind == "state_change":
-                lane = r.scope if r.scope in LANES else "session"
-                self._put(ops, f"lane-{lane}", change_html(r, self.reveal),
-                          f"[{lane}] {r.key}: {_short(r.old, r.key, self.reveal)} -> "
-                          f"{_short(r.new, r.key, self.reveal)} ({r.source})")
-            elif kind == "artifact":
-                self._put(ops, "artifacts", artifact_html(r),
-                          f"artifact {r.filename} v{r.version} {r.mime_type} {r.size_bytes} bytes")
-            elif kind == "context":
-                if r.branch:
-                    self._branches.setdefault(r.invocation_id, r.branch)
-                self._put(ops, "context", context_html(r, self.reveal),
-                          f"{r.hook}: {r.context_kind} (received {r.actual_class})")
-            elif kind == "fact":
-                if r.topic == "end_invocation":
-                    self._ended_early.add(r.invocation_id)
-                    head_changed = True
-                self._put(ops, "facts", fact_html(r, self.reveal), f"{r.topic}: {_short(r.data, None, self.reveal)}")
+            try:
+                head_changed |= self._add_one(r, ops)
+            except Exception as exc:   # one odd record must not take the whole view down
+                self._put(ops, "facts", f'<div class="anb-row anb-error">agentnb could not show a '
+                          f'{esc(r.kind)} record: {esc(type(exc).__name__)}</div>',
+                          f"agentnb could not show a {r.kind} record: {type(exc).__name__}")
         patch = [{"op": "append", "section": s, "html": rows} for s, rows in ops.items()]
         if head_changed and self.invocation_id is not None:
             self.head = self._invocation_head()
             patch.insert(0, {"op": "head", "html": self.head})
         return patch
+
+    def _add_one(self, r, ops) -> bool:
+        """Render one record into `ops`; True when the head changes."""
+        kind = r.kind
+        if kind == "session":
+            self._sessions[r.session_id] = r
+            if self.invocation_id is None:
+                parent = f" · fork of {r.parent_session_id} after {r.forked_at}" if r.parent_session_id else ""
+                where, who = _session_words(r)
+                self._put(ops, "sessions", f'<div class="anb-row">{_chip(r.framework)} '
+                          f'<span class="anb-key">{esc(r.session_id)}</span> {esc(where)} · '
+                          f'{esc(who)}{esc(parent)}</div>', f"session {r.session_id} {where} · {who}{parent}")
+            return False
+        if not self._mine(r):
+            return False
+        if self.invocation_id is not None:
+            self.steps += sequence_steps(r)
+        if kind == "invocation_start":
+            self._starts[r.invocation_id] = r
+            return True
+        if kind == "invocation_end":
+            self._ends[r.invocation_id] = r
+            start = self._starts.get(r.invocation_id)
+            if self.invocation_id is None and start is not None:
+                self._put(ops, "invocations", invocation_head(start, r, self._sessions.get(r.session_id)),
+                          f"invocation {r.invocation_id} {r.status} {clip(repr(mask_value(start.user_text)), 80)}")
+            return True
+        if kind == "event":
+            self._put(ops, "events", event_html(r, self.reveal), _event_text(r))
+        elif kind == "state_change":
+            lane = r.scope if r.scope in LANES else "session"
+            self._put(ops, f"lane-{lane}", change_html(r, self.reveal),
+                      f"[{lane}] {r.key}: {_short(r.old, r.key, self.reveal)} -> "
+                      f"{_short(r.new, r.key, self.reveal)} ({r.source})")
+        elif kind == "artifact":
+            self._put(ops, "artifacts", artifact_html(r),
+                      f"artifact {r.filename} v{r.version} {r.mime_type} {r.size_bytes} bytes")
+        elif kind == "context":
+            if r.branch:
+                self._branches.setdefault(r.invocation_id, r.branch)
+            self._put(ops, "context", context_html(r, self.reveal),
+                      f"{r.hook}: {r.context_kind} (received {r.actual_class})")
+        elif kind == "fact":
+            self._put(ops, "facts", fact_html(r, self.reveal),
+                      f"{r.topic}: {_short(r.data, None, self.reveal)}")
+            if r.topic == "end_invocation":
+                self._ended_early.add(r.invocation_id)
+                return True
+        return False
 
     def _invocation_head(self) -> str:
         start = self._starts.get(self.invocation_id)
@@ -293,14 +341,16 @@ class Sections:
         if self.invocation_id:
             start = self._starts.get(self.invocation_id)
             head = f"invocation {self.invocation_id} [{self.status()}]" + (
-                f" agent={start.agent} user said {mask_value(start.user_text)!r}" if start else "")
-        return "\n".join([head, *("  " + clip(line, 200) for line in self.lines[-60:])])
+                f" agent={start.agent} user said {clip(repr(mask_value(start.user_text)), 200)}"
+                if start else "")
+        return visible("\n".join([clip(head, 400), *("  " + clip(line, 200) for line in self.lines[-60:])]))
 
 
 def _short(value, key, reveal) -> str:
     if not reveal:
         value = mask_value(value, key)
-    return clip(repr(value), 80)
+    text = safe_repr(value)
+    return clip(text if reveal else mask_text(text), 80)
 
 
 def _event_text(e) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import sys
 import uuid
 import weakref
@@ -19,6 +20,7 @@ from ._render import LANE_TITLES, MAX_ROWS, SECTION_TITLES, Sections, esc, merma
 from ._throttle import Throttle
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+log = logging.getLogger("agentnb.views")
 # Where a live card goes when not into the running cell's output: a run started from a widget
 # (the credential form) has no cell, so the form hosts the card itself.
 _card_host: "contextvars.ContextVar" = contextvars.ContextVar("agentnb_card_host", default=None)
@@ -115,6 +117,14 @@ class LiveView:
         return self
 
     def flush(self):
+        """Send what is new. A view that fails logs it and stays as it was: it is never allowed
+        to reach the agent run it shows."""
+        try:
+            self._send_new()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
+
+    def _send_new(self):
         new = self.trace.snapshot(self.cursor)
         if not new:
             return
@@ -142,8 +152,11 @@ class LiveView:
         else:
             self.flush()
         if self._widget is not None:
-            self._widget.html = self.sections.html()
-            self._widget.status = self.sections.status()
+            try:
+                self._widget.html = self.sections.html()
+                self._widget.status = self.sections.status()
+            except Exception:
+                log.warning("agentnb could not finish a view", exc_info=True)
 
 
 class DashboardView(LiveView):

@@ -24,6 +24,7 @@ from google.adk.plugins.base_plugin import BasePlugin
 from google.genai import types
 
 from ._recorded import Recorded
+from ._render import RASTER_IMAGES
 from ._records import (ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
                        InvocationStart, Session, StateChange, scope_of)
 from ._steps import Call, Script, call, reply
@@ -501,7 +502,7 @@ def describe_part(part):
     blob = part.inline_data
     if blob is not None and blob.data is not None:
         mime, data = blob.mime_type or "application/octet-stream", blob.data
-        if mime.startswith("image/") and len(data) <= IMAGE_PREVIEW_BYTES and mime != "image/svg+xml":
+        if mime in RASTER_IMAGES and len(data) <= IMAGE_PREVIEW_BYTES:
             import base64
             return mime, len(data), f"data:{mime};base64,{base64.b64encode(data).decode()}"
         if mime.startswith("text/") or mime in ("application/json", "image/svg+xml"):

@@ -20,6 +20,7 @@ import contextvars
 import copy
 import dataclasses
 import functools
+import inspect
 import json
 import logging
 import os
@@ -49,10 +50,13 @@ SETTLE_S = 2.0               # start() waits this long for the entrypoint to end
 SESSION_WAIT_S = 10.0        # ask() waits this long for the entrypoint's AgentSession
 SESSION_POLL_S = 0.05
 INTERRUPTED_TURN_WAIT_S = 6.0
-# aclose() returns within 5 s: the parts below add up to less.
+# aclose() returns within 5 s: every step below is bounded, and all of them by CLOSE_BUDGET_S.
+CLOSE_BUDGET_S = 4.3
+TURN_STOP_S = 0.5            # cut off a running turn and its tools
 ENTRY_CANCEL_S = 0.5
 SERVER_CLOSE_S = 3.0
-THREAD_STOP_S = 0.5
+THREAD_STOP_S = 0.5          # the closer thread, once its work is done
+CUT_OFF = "job closed during the turn"
 LOG_TEXT_CHARS = 4000
 
 
@@ -243,6 +247,24 @@ def _never_raises(method):
             self.observer_errors += 1
             log.debug("agentnb observer %s failed", method.__name__, exc_info=True)
     return observer
+
+
+_VARARGS = inspect.Signature([inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL)])
+
+
+def _emitted(observer):
+    """`observer` (a bound `_never_raises` method) as the handler LiveKit's EventEmitter gets.
+    Its `emit` runs `inspect.signature` on every handler at every event, to pass each only the
+    arguments it takes: ~14 µs for a decorated bound method, ~1.6 µs for a plain function that
+    carries its own `__signature__`. The arguments are trimmed here, once worked out."""
+    taken = len([p for p in inspect.signature(observer).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+
+    def emitted(*args):
+        observer(*args[:taken])
+    emitted.__signature__ = _VARARGS
+    emitted.__qualname__ = emitted.__name__ = getattr(observer, "__name__", "observer")
+    return emitted
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -452,10 +474,17 @@ class NotebookJob(Recorded):
         self._last_run = None
         self._turn_errors: dict[str, list] = {}
         self._turn_interrupted: set = set()
+        self._turn_cut_off: set = set()      # turns still running when aclose() began
+        self._turn_tasks: set = set()        # the job loop's tasks running turns
+        self._open_turns: set = set()        # invocations started and not yet ended
+        self._turn_lock = threading.Lock()
+        self._usage_seen: list | None = None
         self._call_names: dict[str, str] = {}
         self._call_errors: dict[str, str] = {}
         self._participant_attributes: dict[str, dict] = {}
         self._early_logs: list = []
+        self._sealed = False                 # set when closed: nothing is recorded after
+        self._dropped_after_close = 0
         self._log_lock = threading.RLock()  # a trace listener may log while it is held
 
     # -- public API ---------------------------------------------------------------------------
@@ -514,20 +543,31 @@ class NotebookJob(Recorded):
             raise RuntimeError(f"agentnb: the job's AgentSession has closed "
                                f"({self._session_closed}); make a new NotebookJob")
         invocation_id = _new_id("inv")
-        self.trace.append(InvocationStart(self.session_id, invocation_id, self._agent_id(session),
-                                          str(text), time.time()))
+        with self._turn_lock:
+            self._open_turns.add(invocation_id)
+            self.trace.append(InvocationStart(self.session_id, invocation_id,
+                                              self._agent_id(session), str(text), time.time()))
         status, error = "ok", None
         live = self._live(invocation_id) if self.display else contextlib.nullcontext(False)
         with live:  # the end record lands before the live card's last flush
             try:
-                turn = self._in_job(lambda: self._turn(session, str(text), invocation_id))
+                turn = self._in_job(lambda: self._turn(session, str(text), invocation_id),
+                                    tasks=self._turn_tasks)
                 result = await asyncio.wrap_future(turn)
             except BaseException as exc:  # cancelled or KeyboardInterrupt: interrupted
-                status = "error" if isinstance(exc, Exception) else "interrupted"
-                error = _describe(exc)
+                if self._closed:  # aclose() cut the turn off
+                    status, error = "interrupted", CUT_OFF
+                    if isinstance(exc, asyncio.CancelledError) and not _cancelling():
+                        # Nobody cancelled this ask(): the job was closed under it.
+                        raise RuntimeError(f"agentnb: the {CUT_OFF}") from None
+                else:
+                    status = "error" if isinstance(exc, Exception) else "interrupted"
+                    error = _describe(exc)
                 raise
             else:
-                if errors := self._turn_errors.get(invocation_id):
+                if invocation_id in self._turn_cut_off:
+                    status, error = "interrupted", CUT_OFF
+                elif errors := self._turn_errors.get(invocation_id):
                     status, error = "error", "; ".join(errors)
                 elif invocation_id in self._turn_interrupted:
                     status = "interrupted"
@@ -536,20 +576,22 @@ class NotebookJob(Recorded):
             finally:
                 self._turn_errors.pop(invocation_id, None)
                 self._turn_interrupted.discard(invocation_id)
-                self.trace.append(InvocationEnd(self.session_id, invocation_id, time.time(),
-                                                status, error))
+                self._turn_cut_off.discard(invocation_id)
+                self._end_turn(invocation_id, status, error)
 
     async def aclose(self) -> None:
-        """Shut the job down: shutdown callbacks run, the entrypoint is cancelled if it is still
-        running, and no thread is left. Returns within 5 s."""
+        """Shut the job down: a running turn is cut off (its tools cancelled, the turn recorded
+        "interrupted"), shutdown callbacks run, the entrypoint is cancelled if it is still
+        running, and no thread is left. Returns within 5 s; nothing is recorded after."""
         if self._closed:
             return
         self._closed = True
         if self._started:
             began = time.monotonic()
             await self._close_in_thread()
-            self._append(Fact(self.session_id, None, time.time(), "shutdown",
-                              {"event": "closed", "seconds": round(time.monotonic() - began, 3)}))
+            # The last record: the trace is sealed (see `_shutdown_blocking`).
+            self.trace.append(Fact(self.session_id, None, time.time(), "shutdown", {
+                "event": "closed", "seconds": round(time.monotonic() - began, 3)}))
 
     # -- starting -----------------------------------------------------------------------------
 
@@ -719,11 +761,11 @@ class NotebookJob(Recorded):
                 self._on_attributes_changed(dict(participant.attributes), participant)
 
     def _watch_room(self, room) -> None:
-        room.on("connection_state_changed", self._on_connection_state)
-        room.on("disconnected", self._on_disconnected)
-        room.on("participant_connected", self._on_participant_connected)
-        room.on("participant_disconnected", self._on_participant_disconnected)
-        room.on("participant_attributes_changed", self._on_attributes_changed)
+        room.on("connection_state_changed", _emitted(self._on_connection_state))
+        room.on("disconnected", _emitted(self._on_disconnected))
+        room.on("participant_connected", _emitted(self._on_participant_connected))
+        room.on("participant_disconnected", _emitted(self._on_participant_disconnected))
+        room.on("participant_attributes_changed", _emitted(self._on_attributes_changed))
 
     async def _start_builtin_session(self, ctx) -> None:
         from livekit.agents import AgentSession
@@ -755,14 +797,14 @@ class NotebookJob(Recorded):
         if session is self._session:
             return
         self._session = session
+        # Usage is read once per turn (`_record_usage`), not at each model call.
         for name, handler in (("conversation_item_added", self._on_item),
                               ("function_tools_executed", self._on_tools_executed),
                               ("tool_execution_updated", self._on_tool_update),
                               ("agent_state_changed", self._on_agent_state),
-                              ("session_usage_updated", self._on_usage),
                               ("error", self._on_error),
                               ("close", self._on_close)):
-            session.on(name, handler)
+            session.on(name, _emitted(handler))
         current = _fields_of(_userdata_of(session))
         now = time.time()
         self._append(*[StateChange(self.session_id, None, None, now, "", "initial", key,
@@ -785,12 +827,14 @@ class NotebookJob(Recorded):
             return await self._last_run
         except asyncio.CancelledError:
             # The caller gave up on the turn: stop the reply LiveKit is still producing.
-            with contextlib.suppress(RuntimeError):
-                session.interrupt(force=True)
+            _interrupt(session)
             raise
         finally:
+            if self._closed:  # aclose() cut the turn off
+                self._turn_cut_off.add(invocation_id)
             # Writes outside a tool (e.g. in on_user_turn_completed) show up here.
             self._record_userdata(None, "userdata")
+            self._record_usage(session)
             self._invocation = None
 
     async def _on_job_shutdown(self, reason: str) -> None:
@@ -807,6 +851,7 @@ class NotebookJob(Recorded):
                           {"event": "shutdown", "reason": reason, "callbacks": callbacks}))
         if self._session is not None:
             self._record_userdata(None, "userdata")
+            self._record_usage(self._session)
 
     # -- observers (sync, on the job's thread, never raising) ---------------------------------
 
@@ -868,9 +913,14 @@ class NotebookJob(Recorded):
                            text=f"{ev.old_state} → {ev.new_state}"))
 
     @_never_raises
-    def _on_usage(self, ev) -> None:
-        self._append(Fact(self.session_id, self._invocation, ev.created_at, "usage", {
-            "model_usage": [usage.model_dump(mode="json") for usage in ev.usage.model_usage]}))
+    def _record_usage(self, session) -> None:
+        """The session's usage so far, when it changed: once per turn, not once per model call
+        (LiveKit's `session_usage_updated`), which cost a `model_dump` at each call."""
+        usage = [usage.model_dump(mode="json") for usage in session.usage.model_usage]
+        if usage != self._usage_seen:
+            self._usage_seen = usage
+            self._append(Fact(self.session_id, self._invocation, time.time(), "usage",
+                              {"model_usage": usage}))
 
     @_never_raises
     def _on_error(self, ev) -> None:
@@ -949,12 +999,15 @@ class NotebookJob(Recorded):
             if self.session_id is None:
                 self._early_logs.append(fact)
                 return
-        self.trace.append(fact)
+        self._append(fact)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _append(self, *records) -> None:
         if records:
+            if self._sealed:  # a job thread that outlived aclose() (see the "stuck" fact)
+                self._dropped_after_close += len(records)
+                return
             self.trace.extend(records)
 
     def _agent_id(self, session) -> str:
@@ -983,18 +1036,24 @@ class NotebookJob(Recorded):
                            function_calls=[{"id": fc.call_id, "name": fc.name,
                                             "args": _arguments(fc.arguments)}]))
 
-    def _in_job(self, make_coro) -> concurrent.futures.Future:
+    def _in_job(self, make_coro, *, tasks: set | None = None) -> concurrent.futures.Future:
         """Run `make_coro()` as a task on the job's loop WITH the job's context variables
         (`run_coroutine_threadsafe` would lose them, and tools then find no job context).
-        Cancelling the returned future cancels the task."""
+        Cancelling the returned future cancels the task. With `tasks`, the task is in that set
+        while it runs; once the job is closing, no such task starts."""
         done = concurrent.futures.Future()
 
         def spawn():
             if done.cancelled():
                 return
+            if tasks is not None and self._closed:
+                done.cancel()
+                return
             task = self._job_loop.create_task(make_coro())
-            done.add_done_callback(
-                lambda f: f.cancelled() and self._job_loop.call_soon_threadsafe(task.cancel))
+            if tasks is not None:
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            done.add_done_callback(functools.partial(_cancel_with, task))
             task.add_done_callback(functools.partial(_copy_outcome, done))
 
         self._job_loop.call_soon_threadsafe(spawn, context=self._job_vars)
@@ -1031,26 +1090,77 @@ class NotebookJob(Recorded):
         finally:
             closer.join(THREAD_STOP_S)
 
+    def _end_turn(self, invocation_id: str, status: str, error: str | None) -> None:
+        """The turn's end record, once: from `ask()`, or from `aclose()` for a turn it cut off
+        (before it returns, whatever the notebook's loop does meanwhile)."""
+        with self._turn_lock:
+            if invocation_id not in self._open_turns:
+                return
+            self._open_turns.discard(invocation_id)
+            self.trace.append(InvocationEnd(self.session_id, invocation_id, time.time(),
+                                            status, error))
+
+    async def _stop_turns(self, timeout: float) -> None:
+        """On the job's loop, in its context: cut off the running turn and cancel the tools
+        LiveKit is running, which its close would otherwise wait for (an interruption cancels
+        a tool only after 5 s; the session's drain awaits a tool not marked cancellable to its
+        end). The turn is let end by itself first, so what LiveKit reports about it (the
+        cancelled tools' outputs, its userdata writes) lands in the turn."""
+        began = time.monotonic()
+        turns = [task for task in self._turn_tasks if not task.done()]
+        if turns and self._session is not None:
+            _interrupt(self._session)
+        # LiveKit runs a tool in a `tool_exec_<name>` task, awaited by a `func_exec_<name>`
+        # task that reports its output: cancelled, the tool ends as "cancelled" and the
+        # reporter ends by itself.
+        tools = _tasks_named("tool_exec_")
+        for task in tools:
+            task.cancel()
+        waiting = turns + tools + _tasks_named("func_exec_")
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout / 2)
+        # What did not end by itself is cancelled: a cancelled turn interrupts the session.
+        leftover = _tasks_named("func_exec_") + [task for task in turns if not task.done()]
+        for task in leftover:
+            task.cancel()
+        if pending := [task for task in waiting + leftover if not task.done()]:
+            await asyncio.wait(pending, timeout=max(0.0, timeout - (time.monotonic() - began)))
+
     def _shutdown_blocking(self) -> None:
-        """Close everything this job started, each step bounded; safe to call twice."""
+        """Close everything this job started, each step bounded and all of them within
+        CLOSE_BUDGET_S; safe to call twice."""
         _running_jobs.discard(self)
+        self._closed = True  # from here no turn starts, and a turn that ends is cut off
+        deadline = time.monotonic() + CLOSE_BUDGET_S
+
+        def left(most: float) -> float:
+            return max(0.0, min(most, deadline - time.monotonic()))
+
+        job_alive = (self._job_loop is not None and not self._job_loop.is_closed()
+                     and self._job_thread_id in {t.ident for t in threading.enumerate()})
+        if job_alive:
+            with contextlib.suppress(RuntimeError):  # the job's loop may have just closed
+                stopped = self._in_job(lambda: self._stop_turns(TURN_STOP_S))
+                concurrent.futures.wait([stopped], left(TURN_STOP_S + 0.1))
+        for invocation_id in list(self._open_turns):
+            self._end_turn(invocation_id, "interrupted", CUT_OFF)
         if self._entry_task is not None and not self._entry_done.done():
             # LiveKit waits 15 s for a running entrypoint before its shutdown callbacks.
             with contextlib.suppress(RuntimeError):
                 self._job_loop.call_soon_threadsafe(self._entry_task.cancel)
-            concurrent.futures.wait([self._entry_done], ENTRY_CANCEL_S)
+            concurrent.futures.wait([self._entry_done], left(ENTRY_CANCEL_S))
         stuck = False
         if self._server is not None and self._loop_thread.thread.is_alive():
             try:
-                self._loop_thread.submit(self._server.aclose()).result(SERVER_CLOSE_S)
+                self._loop_thread.submit(self._server.aclose()).result(left(SERVER_CLOSE_S))
             except concurrent.futures.TimeoutError:
                 stuck = True
         if self._loop_thread is not None:
-            self._loop_thread.stop(THREAD_STOP_S)
+            self._loop_thread.stop(left(CLOSE_BUDGET_S))
         job_thread = next((t for t in threading.enumerate()
                            if t.ident == self._job_thread_id), None)
         if job_thread is not None and job_thread is not threading.current_thread():
-            job_thread.join(THREAD_STOP_S)
+            job_thread.join(left(CLOSE_BUDGET_S))
             stuck = stuck or job_thread.is_alive()
         if self._log_capture is not None:
             self._log_capture.uninstall()
@@ -1060,7 +1170,9 @@ class NotebookJob(Recorded):
         if stuck:
             self._append(Fact(self.session_id, None, time.time(), "shutdown", {
                 "event": "stuck", "warning": "LiveKit's job did not finish within the bound; "
-                                             "its thread may still be running"}))
+                                             "its thread may still be running, and what it "
+                                             "does from here on is not recorded"}))
+        self._sealed = True  # a closed job's trace is final
 
 
 # --- module helpers that need LiveKit -------------------------------------------------------
@@ -1103,6 +1215,34 @@ def _participant_data(participant) -> dict:
     return {"identity": participant.identity, "sid": participant.sid,
             "kind": _enum_name(rtc.ParticipantKind, participant.kind),
             "attributes": dict(attributes) if isinstance(attributes, Mapping) else {}}
+
+
+def _cancel_with(task: asyncio.Task, future: concurrent.futures.Future) -> None:
+    """Cancel `task` (from any thread) when `future` was cancelled."""
+    if future.cancelled():
+        with contextlib.suppress(RuntimeError):  # the task's loop is closed: nothing runs
+            task.get_loop().call_soon_threadsafe(task.cancel)
+
+
+def _interrupt(session) -> None:
+    """`session.interrupt(force=True)`, whose outcome nobody awaits."""
+    try:
+        done = session.interrupt(force=True)
+    except RuntimeError:  # the session is not running
+        return
+    done.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+
+def _tasks_named(prefix: str) -> list:
+    """The running loop's unfinished tasks whose name starts with `prefix`."""
+    return [task for task in asyncio.all_tasks()
+            if task.get_name().startswith(prefix) and not task.done()]
+
+
+def _cancelling() -> bool:
+    """Whether someone asked to cancel the running task (not just a future it awaited)."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _copy_outcome(done: concurrent.futures.Future, task: asyncio.Task) -> None:

@@ -170,15 +170,11 @@ def test_dashboard_text_face_stays_bounded(big):
     assert len(text) < TEXT_LIMIT, len(text)
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: Sections.text() puts an invocation's whole "
-                   "user text (repr, unclipped) in the card's head line")
 def test_card_text_face_stays_bounded(big):
     text = card(big).text()
     assert len(text) < TEXT_LIMIT, len(text)
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: event_html's 'state:' chip lists every key "
-                   "of an event's state_delta (and 'artifact:' every file), unclipped")
 def test_every_row_stays_bounded(big):
     from agentnb._render import Sections
     sections = Sections()
@@ -187,9 +183,6 @@ def test_every_row_stays_bounded(big):
     assert max(sizes.values()) < ROW_LIMIT, sizes
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: a live view sends every new fragment in one "
-                   "message (10,001 rows, ~2.5 MB) though view.js keeps only the last 200 rows "
-                   "of a section, and keeps the whole patch list in the browser until the next snapshot")
 def test_live_widget_messages_stay_bounded(big):
     sizes = [len(json.dumps(m)) for m in big.comm.messages]
     assert max(sizes) < MESSAGE_LIMIT, max(sizes)

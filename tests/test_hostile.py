@@ -306,7 +306,7 @@ def test_livekit_views_hold_only_agentnb_html(livekit_run):
         check_pandas_html(frame._repr_html_())
 
 
-# --- agentnb defects these payloads show (xfail until fixed; see the session's report) ------
+# --- artifacts, invisible characters and odd values that once got through ------------------
 
 def _artifact_html(filename, mime, data):
     from agentnb._records import ArtifactVersion
@@ -319,16 +319,12 @@ def _artifact_html(filename, mime, data):
     return LiveView(Trace([ArtifactVersion("s", "i", "e", 0.0, filename, 1, mime, size, preview)])).html()
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: a text artifact whose text starts with "
-                   "'data:image/' is rendered as an <img src> (render.artifact_html decides by prefix)")
 def test_text_artifact_that_looks_like_a_data_url_stays_text():
     payload = f'data:image/svg+xml,<svg xmlns="http://www.w3.org/2000/svg" onload="{hp.js("dtxt-00")}"/>'
     html = _artifact_html("note.txt", None, payload)
     check_agentnb_html(html, stylesheet())   # fails: src is not a base64 raster data URL
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: describe_part makes an <img> data URL of "
-                   "any 'image/...' MIME type, including SVG with parameters and hostile text")
 @pytest.mark.parametrize("mime", ["image/svg+xml; charset=utf-8",
                                   'image/png" onerror="x', "image/<b>"])
 def test_only_raster_images_become_img_previews(mime):
@@ -352,9 +348,6 @@ def test_listed_invisible_characters_are_shown_as_codes():
         assert esc(chr(code)) == f"\\u{code:04x}"
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: _render._INVISIBLE misses format "
-                   "characters that hide text (word joiner, invisible operators, Unicode tag "
-                   "characters used for 'ASCII smuggling', Arabic letter mark)")
 def test_every_format_character_is_shown_as_a_code():
     from agentnb._render import esc
     hidden = "".join(chr(c) for c in MORE_INVISIBLE)
@@ -363,8 +356,6 @@ def test_every_format_character_is_shown_as_a_code():
         assert hp.format_chars(esc(text)) == [], hp.format_chars(esc(text))
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: Sections.text() (text/plain) prints state "
-                   "keys, artifact names, authors and errors raw, bidi overrides included")
 def test_text_face_shows_reordering_characters_as_codes():
     from agentnb._records import Event, InvocationEnd, InvocationStart, StateChange
     from agentnb._trace import Trace
@@ -382,10 +373,6 @@ class BrokenRepr:
         raise RuntimeError("repr failed")
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: _mask.mask_value rebuilds tuples with "
-                   "type(value)(generator) (a namedtuple raises TypeError) and _render.show only "
-                   "catches TypeError/ValueError around repr(): one such state value breaks every "
-                   "view of the trace, and history() for the namedtuple")
 @pytest.mark.parametrize("value", [__import__("collections").namedtuple("Point", "x y")(1, 2),
                                    BrokenRepr()], ids=["namedtuple", "repr-raises"])
 def test_one_odd_state_value_does_not_break_the_views(value):
@@ -401,9 +388,6 @@ def test_one_odd_state_value_does_not_break_the_views(value):
     assert len(recorded.history()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="agentnb defect: a live card's last flush runs in "
-                   "live_card's finally (LiveView.finish -> Throttle.close -> flush), unguarded: when "
-                   "rendering fails (here a namedtuple in state), ask() raises after a run that went well")
 def test_a_view_that_cannot_render_never_reaches_ask(monkeypatch):
     import collections
 

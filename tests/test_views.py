@@ -158,7 +158,7 @@ def test_every_view_escapes_what_it_renders():
     html = view.html()
     assert "<script>" not in html and "<img" not in html and "\u202e" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "\\u202e" in html
-    assert payload in view.text()
+    assert payload.replace("\u202e", "\\u202e") in view.text()   # text face: codes too
 
 
 def test_masked_in_views():
