@@ -76,7 +76,7 @@ def big():
 
     async def go():
         dashboard = runner.view()
-        initial = {"html": dashboard.widget.html, "shells": dashboard.widget.shells,
+        initial = {"uid": dashboard.widget.uid, "html": dashboard.widget.html, "shells": dashboard.widget.shells,
                    "status": dashboard.widget.status}
         dashboard.widget.comm = comm = CapturingComm()
         dashboard.follow(asyncio.get_running_loop(), interval=0.05)
@@ -209,7 +209,7 @@ def widget_module() -> str:
     source = (STATIC / "view.js").read_text(encoding="utf-8")
     assert "export default { initialize, render };" in source
     return source.replace("export default { initialize, render };",
-                          "window.__anbView = { initialize, render };")
+                          "window.__anbView = { initialize, render, stores };")
 
 
 @pytest.mark.browser
@@ -243,7 +243,8 @@ def test_a_big_card_renders_and_the_page_stays_responsive(big):
         timings["live"] = time.monotonic() - t0
         live_rows = page.evaluate("""() => Array.from(document.querySelectorAll('#live .anb-rows'))
             .map(r => [r.parentElement.dataset.section, r.children.length])""")
-        patches_kept = page.evaluate("() => window.model.__anb.patches.length")
+        patches_kept = page.evaluate(
+            "() => window.__anbView.stores.get(window.model.get('uid')).patches.length")
         t0 = time.monotonic()
         page.evaluate("(html) => window.model.set('html', html)", final_html)   # the saved snapshot
         page.evaluate("(html) => { document.getElementById('static').innerHTML = html; }", static_html)

@@ -249,11 +249,6 @@ def test_closing_mid_turn_returns_within_bound_and_restores_the_environment(clos
     assert calls == ["remember", "slow"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: NotebookJob._shutdown_blocking cancels only the entrypoint task; LiveKit's "
-    "session close then waits for the running tool (interruption cancels it only after 5 s), "
-    "server.aclose() times out after 3 s, a 'stuck' fact is recorded and the job's threads "
-    "(job_thread_runner, livekit-loop-monitor-job) keep running the tool"))
 def test_closing_mid_turn_leaves_no_thread(closed_mid_turn):
     at_close = closed_mid_turn.at_close
     assert at_close.threads == closed_mid_turn.threads_before
@@ -261,9 +256,6 @@ def test_closing_mid_turn_leaves_no_thread(closed_mid_turn):
                 if r.kind == "fact" and r.topic == "shutdown" and r.data["event"] == "stuck"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: when aclose() cuts a turn off, the turn is still recorded 'ok' (once the "
-    "tool ends on its own) instead of 'interrupted' with the close as its error"))
 def test_closing_mid_turn_is_recorded_as_an_interrupted_turn(closed_mid_turn):
     job = closed_mid_turn.job
     statuses = job.invocations()[["status", "error"]]
@@ -271,10 +263,6 @@ def test_closing_mid_turn_is_recorded_as_an_interrupted_turn(closed_mid_turn):
     assert "clos" in statuses["error"].iloc[1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: when aclose() returns, the cut-off turn has no end record and the tool's "
-    "userdata write is not in the history yet; both are appended later, after the 'closed' "
-    "fact, by the job thread aclose() left running"))
 def test_closing_mid_turn_loses_nothing_and_nothing_comes_after(closed_mid_turn):
     at_close, job = closed_mid_turn.at_close, closed_mid_turn.job
     kinds = [r.kind for r in at_close.records]
