@@ -30,7 +30,9 @@ def _objects(values):
 
 
 def _times(values):
-    return _pd().to_datetime(values, unit="s", utc=True)
+    import numpy
+    # a float64 array, not a list: pandas converts a list of a million floats ~15x slower
+    return _pd().to_datetime(numpy.asarray(values, dtype="float64"), unit="s", utc=True)
 
 
 def _select(records, kind, session_id):

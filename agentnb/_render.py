@@ -15,6 +15,7 @@ from importlib import resources
 from ._mask import mask_text, mask_value
 
 MAX_ROWS = 200          # rows a section keeps in a snapshot (and in the live view)
+CONTEXT_ROWS = 50       # context rows are many (about ten per invocation): fewer are kept
 MAX_CELL = 300          # characters of one value shown
 LANES = ("app", "user", "session", "temp", "userdata", "attributes")
 LANE_TITLES = {"app": "app: (every user of the app)", "user": "user: (this user, every session)",
@@ -159,6 +160,13 @@ def context_html(s, reveal=False) -> str:
             f'<div class="anb-exposed">{shown}</div></div>')
 
 
+def context_line(s) -> str:
+    """One line per context, for the dashboard: each invocation's card has the full rows."""
+    return (f'<div class="anb-row anb-context"><span class="anb-time">{clock(s.time)}</span> '
+            f'<span class="anb-hook">{esc(s.hook)}</span> {_chip(s.context_kind, "anb-ctx")}'
+            f'<span class="anb-prov">received {esc(s.actual_class)} · agent={esc(s.agent or "")}</span></div>')
+
+
 def fact_html(f, reveal=False) -> str:
     items = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 200)}</span>'
                     for k, v in f.data.items())
@@ -267,7 +275,8 @@ class Sections:
         elif kind == "context":
             if r.branch:
                 self._branches.setdefault(r.invocation_id, r.branch)
-            self._put(ops, "context", context_html(r, self.reveal),
+            row = context_html(r, self.reveal) if self.invocation_id else context_line(r)
+            self._put(ops, "context", row,
                       f"{r.hook}: {r.context_kind} (received {r.actual_class})")
         elif kind == "fact":
             self._put(ops, "facts", fact_html(r, self.reveal),
@@ -290,7 +299,7 @@ class Sections:
         rows = self.rows.setdefault(section, [])
         rows.append(fragment)
         self.counts[section] = self.counts.get(section, 0) + 1
-        if len(rows) > MAX_ROWS:
+        if len(rows) > (CONTEXT_ROWS if section == "context" else MAX_ROWS):
             del rows[0]
         self.lines.append(line)
         if len(self.lines) > 4 * MAX_ROWS:

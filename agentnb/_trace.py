@@ -35,6 +35,8 @@ class Trace:
                         record.seq = seq
                     self._next_seq[record.session_id] = record.seq + 1
                 self._records.append(record)
+            if not self._listeners:
+                return
             n = len(self._records)
             listeners = tuple(self._listeners)
         for listener in listeners:

@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import logging
 import sys
+import time
 import uuid
 import weakref
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from ._throttle import Throttle
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 log = logging.getLogger("agentnb.views")
+MESSAGE_BUDGET = 4_000      # bytes of rows per patch: at ~10 patches/s, under 50 kB/s
+SNAPSHOT_EVERY_S = 2.0      # a dashboard re-saves its full snapshot at most this often
 # Where a live card goes when not into the running cell's output: a run started from a widget
 # (the credential form) has no cell, so the form hosts the card itself.
 _card_host: "contextvars.ContextVar" = contextvars.ContextVar("agentnb_card_host", default=None)
@@ -72,6 +75,7 @@ class LiveView:
         self.cursor = len(trace)
         self.sections.add(trace.snapshot()[: self.cursor])
         self._widget = None
+        self._snapshot_due, self._snapshot_at = False, float("-inf")
         self._throttle = None
         self._unsubscribe = None
         self.messages_sent = 0
@@ -132,15 +136,19 @@ class LiveView:
         ops = self.sections.add(new)
         if not ops or self._widget is None:
             return
-        for op in ops:   # the page keeps a section's last MAX_ROWS rows: send no more than that
-            if op["op"] == "append" and len(op["html"]) > MAX_ROWS:
-                op["skipped"] = len(op["html"]) - MAX_ROWS
-                op["html"] = op["html"][-MAX_ROWS:]
-        self._widget.send({"kind": "agentnb-patch", "ops": ops})
+        self._widget.send({"kind": "agentnb-patch", "ops": within_budget(ops)})
         self.messages_sent += 1
         self._widget.status = self.sections.status()
-        if any(r.kind == "invocation_end" for r in new) and self.invocation_id is None:
-            self._widget.html = self.sections.html()   # the saved state keeps up, once per invocation
+        if self.invocation_id is None and any(r.kind == "invocation_end" for r in new):
+            self._snapshot_due = True
+        if self._snapshot_due and time.monotonic() - self._snapshot_at >= SNAPSHOT_EVERY_S:
+            self.save_snapshot()
+
+    def save_snapshot(self):
+        """Make the widget's saved state the full snapshot (what a saved notebook shows)."""
+        self._snapshot_due, self._snapshot_at = False, time.monotonic()
+        if self._widget is not None:
+            self._widget.html = self.sections.html()
 
     def finish(self):
         """Stop following; flush what is left and make the saved state the full snapshot."""
@@ -153,10 +161,29 @@ class LiveView:
             self.flush()
         if self._widget is not None:
             try:
-                self._widget.html = self.sections.html()
+                self.save_snapshot()
                 self._widget.status = self.sections.status()
             except Exception:
                 log.warning("agentnb could not finish a view", exc_info=True)
+
+
+def within_budget(ops, budget: int = MESSAGE_BUDGET) -> list:
+    """A patch that stays small under a burst: each section sends its newest rows that fit its
+    share of `budget` bytes (at least one, at most the MAX_ROWS the page keeps), and says how
+    many it skipped, so the page's counts stay right. The saved snapshot has them all."""
+    appends = [op for op in ops if op["op"] == "append"]
+    share = budget // max(1, len(appends))
+    for op in appends:
+        rows, kept, size = op["html"], [], 0
+        for row in reversed(rows[-MAX_ROWS:]):
+            if kept and size + len(row) > share:
+                break
+            kept.append(row)
+            size += len(row)
+        if len(kept) < len(rows):
+            op["skipped"] = len(rows) - len(kept)
+            op["html"] = kept[::-1]
+    return ops
 
 
 class DashboardView(LiveView):
@@ -189,6 +216,8 @@ def live_card(trace, invocation_id, enabled=True, owner=None):
         for other in list(_following):
             if other.trace is trace and other is not view:
                 other.flush()
+                if other._snapshot_due:
+                    other.save_snapshot()
 
 
 class Invocation:

@@ -544,6 +544,8 @@ class NotebookJob(Recorded):
                                f"({self._session_closed}); make a new NotebookJob")
         invocation_id = _new_id("inv")
         with self._turn_lock:
+            if self._closed:  # closed while ask() waited for the session
+                raise RuntimeError("agentnb: this job is closed; make a new NotebookJob")
             self._open_turns.add(invocation_id)
             self.trace.append(InvocationStart(self.session_id, invocation_id,
                                               self._agent_id(session), str(text), time.time()))
@@ -1056,7 +1058,13 @@ class NotebookJob(Recorded):
             done.add_done_callback(functools.partial(_cancel_with, task))
             task.add_done_callback(functools.partial(_copy_outcome, done))
 
-        self._job_loop.call_soon_threadsafe(spawn, context=self._job_vars)
+        try:
+            self._job_loop.call_soon_threadsafe(spawn, context=self._job_vars)
+        except RuntimeError:  # the job's loop is closed
+            if tasks is not None and self._closed:
+                done.cancel()
+            else:
+                done.set_exception(RuntimeError("agentnb: the LiveKit job has ended"))
         return done
 
     async def _primary_session(self):
@@ -1139,9 +1147,8 @@ class NotebookJob(Recorded):
         job_alive = (self._job_loop is not None and not self._job_loop.is_closed()
                      and self._job_thread_id in {t.ident for t in threading.enumerate()})
         if job_alive:
-            with contextlib.suppress(RuntimeError):  # the job's loop may have just closed
-                stopped = self._in_job(lambda: self._stop_turns(TURN_STOP_S))
-                concurrent.futures.wait([stopped], left(TURN_STOP_S + 0.1))
+            stopped = self._in_job(lambda: self._stop_turns(TURN_STOP_S))
+            concurrent.futures.wait([stopped], left(TURN_STOP_S + 0.1))
         for invocation_id in list(self._open_turns):
             self._end_turn(invocation_id, "interrupted", CUT_OFF)
         if self._entry_task is not None and not self._entry_done.done():

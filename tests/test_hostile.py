@@ -166,7 +166,7 @@ def test_live_widget_messages_hold_only_agentnb_html(adk_run):
             if m.get("method") == "custom" and m["content"].get("kind") == "agentnb-patch"]
     fragments = [row for p in sent for op in p["ops"] for row in
                  (op["html"] if op["op"] == "append" else [op["html"]])]
-    assert len(fragments) > 500
+    assert len(fragments) > 300   # a byte budget per patch sends the newest rows; snapshots hold all
     for fragment in fragments:
         check_agentnb_html(fragment, css)
     snapshots = [m["state"]["html"] for m in adk_run.comm.messages

@@ -1,7 +1,7 @@
 // agentnb live view (anywidget ESM). Every fragment it shows was rendered and escaped in Python
 // (agentnb/_render.py); this file only places fragments. Patches arrive as custom messages and
 // are kept per model, so a view that renders late still shows everything sent before it.
-const MAX_ROWS = 200;
+const MAX_ROWS = 200;   // as _render.MAX_ROWS
 // anywidget hands initialize() and render() different proxies of one model, so what they share
 // is kept here, by the model's own uid.
 const stores = new Map();
