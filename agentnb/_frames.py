@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from operator import attrgetter
 
 from ._mask import MASK, is_secret_key, mask_value
 
@@ -16,6 +17,7 @@ INVOCATION_COLUMNS = ["session_id", "invocation_id", "agent", "user_text", "star
                       "duration_s", "n_events", "n_state_changes", "n_artifacts", "status", "error"]
 
 _secret_key = lru_cache(maxsize=65536)(is_secret_key)
+_PLAIN = frozenset({int, float, bool, type(None)})   # values that are never masked
 
 
 def _pd():
@@ -43,30 +45,47 @@ def _select(records, kind, session_id):
 def _shown(value, key, reveal):
     if reveal or value is None:
         return value
-    if _secret_key(key):
+    if _secret_key(key) and type(value) not in _PLAIN:
         return MASK
     if isinstance(value, (str, dict, list, tuple)):
         return mask_value(value)
     return value
 
 
+def _shown_column(changes, values, reveal):
+    """`values` (the old or new of each change) as shown: masked unless `reveal`. Built for a
+    million rows: one cheap pass, then a second only over keys that name secrets."""
+    if reveal:
+        return values
+    out = [v if type(v) in _PLAIN else mask_value(v) for v in values]
+    secret = {k for k in {c.key for c in changes} if _secret_key(k)}
+    if secret:
+        for i, c in enumerate(changes):
+            if c.key in secret and type(out[i]) not in _PLAIN:
+                out[i] = MASK
+    return out
+
+
 def history(records, session_id=None, reveal=False):
     """One row per state key change, in the trace's order (which is `seq` order per session)."""
     pd = _pd()
     changes = _select(records, "state_change", session_id)
+
+    def column(name):
+        return list(map(attrgetter(name), changes))
     frame = pd.DataFrame({
-        "session_id": [c.session_id for c in changes],
-        "invocation_id": [c.invocation_id for c in changes],
-        "event_id": [c.event_id for c in changes],
-        "seq": pd.array([c.seq for c in changes], dtype="int64"),
-        "timestamp": _times([c.time for c in changes]),
-        "author": [c.author for c in changes],
-        "source": [c.source for c in changes],
-        "key": [c.key for c in changes],
-        "scope": [c.scope for c in changes],
-        "old": _objects([_shown(c.old, c.key, reveal) for c in changes]),
-        "new": _objects([_shown(c.new, c.key, reveal) for c in changes]),
-        "persisted": pd.array([c.persisted for c in changes], dtype="bool"),
+        "session_id": column("session_id"),
+        "invocation_id": column("invocation_id"),
+        "event_id": column("event_id"),
+        "seq": pd.array(column("seq"), dtype="int64"),
+        "timestamp": _times(column("time")),
+        "author": column("author"),
+        "source": column("source"),
+        "key": column("key"),
+        "scope": column("scope"),
+        "old": _objects(_shown_column(changes, column("old"), reveal)),
+        "new": _objects(_shown_column(changes, column("new"), reveal)),
+        "persisted": pd.array(column("persisted"), dtype="bool"),
     }, columns=HISTORY_COLUMNS)
     return frame
 
