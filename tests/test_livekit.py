@@ -3,6 +3,7 @@ connection attempts to 127.0.0.1 only."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import logging
 import os
@@ -166,10 +167,16 @@ def test_turns_with_a_userdata_tool_give_history_rows_and_run_results():
         first = await job.ask("remember milk")
         second = await job.ask("remember eggs")
         third = await job.ask("remember tea and count")
+        handlers = [h for hs in job.session._events.values() for h in hs
+                    if h.__module__ == "agentnb.livekit"]
         await job.aclose()
-        return job, first, second, third
+        return job, first, second, third, handlers
 
-    job, first, second, third = run(main())
+    job, first, second, third, handlers = run(main())
+    # LiveKit's emit() runs inspect.signature on every handler at every event: agentnb's carry
+    # theirs (a decorated bound method costs ~14 µs there, at every event)
+    assert len(handlers) == 6
+    assert all(isinstance(h.__dict__.get("__signature__"), inspect.Signature) for h in handlers)
     assert isinstance(first, RunResult) and job.last_result is third
     first.expect.next_event().is_function_call(name="remember", arguments={"note": "milk"})
     first.expect.next_event().is_function_call_output()
@@ -221,6 +228,41 @@ def test_turns_with_a_userdata_tool_give_history_rows_and_run_results():
     assert handoff.transfer_to_agent == "note_agent"  # the session starting its agent
     assert facts(job, "usage") and facts(job, "usage")[-1]["model_usage"][0]["model"] == \
         "scripted"
+    assert job.observer_errors == 0
+
+
+class MeteredLLM(ScriptedLLM):
+    """A ScriptedLLM that reports 7 prompt and 5 completion tokens for each call."""
+
+    def chat(self, **kwargs):
+        stream = super().chat(**kwargs)
+        play = stream._run
+
+        async def run_and_report():
+            await play()
+            stream._event_ch.send_nowait(llm.ChatChunk(id="usage", usage=llm.CompletionUsage(
+                prompt_tokens=7, completion_tokens=5, total_tokens=12)))
+        stream._run = run_and_report
+        return stream
+
+
+def test_usage_is_recorded_once_per_turn_with_every_model_call_counted():
+    model = MeteredLLM([call("remember", note="milk"), reply("Saved."),
+                        call("remember", note="eggs"), reply("Saved too.")])
+
+    async def main():
+        job = NotebookJob(agent=NoteAgent(), llm=model, userdata=Notes(), display=False)
+        await job.ask("remember milk")
+        await job.ask("remember eggs")
+        await job.aclose()
+        return job
+
+    job = run(main())
+    usage = [r for r in job.trace.of("fact") if r.topic == "usage"]
+    # two model calls per turn, one record per turn: the session's totals when the turn ended
+    assert [r.invocation_id for r in usage] == list(job.invocations()["invocation_id"])
+    assert [(r.data["model_usage"][0]["input_tokens"], r.data["model_usage"][0]["output_tokens"])
+            for r in usage] == [(14, 10), (28, 20)]
     assert job.observer_errors == 0
 
 

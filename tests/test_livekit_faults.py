@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pytest
 from agentnb.livekit import NotebookJob, call, reply
 from jupyterlab_browser import hostile_strings
-from livekit.agents import Agent, AgentSession, JobContext, RunContext, function_tool
+from livekit.agents import Agent, AgentSession, JobContext, RunContext, RunResult, function_tool
 
 import agentnb
 from agentnb._views import LiveView
@@ -261,6 +261,68 @@ def test_closing_mid_turn_is_recorded_as_an_interrupted_turn(closed_mid_turn):
     statuses = job.invocations()[["status", "error"]]
     assert statuses["status"].tolist() == ["ok", "interrupted"]
     assert "clos" in statuses["error"].iloc[1]
+    # LiveKit ended the cut-off run itself: ask() returned its RunResult
+    assert isinstance(closed_mid_turn.outcome, RunResult)
+    # what LiveKit reported about the cut-off turn (the cancelled tool's output, the tool's
+    # write) is in the turn, between its start and its end
+    assert_trace_complete(job, ["remember milk", "take your time"])
+    cut_off = job.invocations()["invocation_id"].iloc[1]
+    rows = job.history()
+    assert [(r.source, r.key, r.new) for r in rows[rows["invocation_id"] == cut_off].itertuples()] \
+        == [("tool:slow", "notes", ["milk", "half"])]
+
+
+def test_closing_while_a_tool_ignores_cancellation_is_still_bounded():
+    """A tool that swallows its cancellation keeps LiveKit's job thread busy: aclose() still
+    returns within 5 s, says the job was stuck, ends the turn, and records nothing after."""
+    entered, release = threading.Event(), threading.Event()
+
+    class StubbornAgent(NoteAgent):
+        @function_tool
+        async def stubborn(self, context: RunContext[Notes], note: str) -> str:
+            """Ignores being cancelled."""
+            context.userdata.notes.append(note)
+            entered.set()
+            while not release.is_set():
+                try:
+                    await asyncio.sleep(0.02)
+                except asyncio.CancelledError:
+                    pass
+            context.userdata.last = "written after the job was closed"
+            return "done"
+
+    threads_before, env_before = real_threads(), livekit_env()
+
+    async def main():
+        job = NotebookJob(agent=StubbornAgent(),
+                          llm=ScriptedLLM([call("stubborn", note="half"), reply("Done.")]),
+                          userdata=Notes(), display=False)
+        turn = asyncio.create_task(job.ask("take your time"))
+        while not entered.is_set():
+            await asyncio.sleep(0.01)
+        began = time.monotonic()
+        await job.aclose()
+        seconds, records = time.monotonic() - began, job.trace.snapshot()
+        release.set()
+        with pytest.raises(RuntimeError, match="the job closed during the turn"):
+            await asyncio.wait_for(turn, 10)
+        return job, seconds, records
+
+    try:
+        job, seconds, records = run(main())
+    finally:
+        release.set()
+        for thread in real_threads() - threads_before:
+            thread.join(10)
+    assert seconds < CLOSE_BOUND_S
+    events = [r.data["event"] for r in records if r.kind == "fact" and r.topic == "shutdown"]
+    assert events[-2:] == ["stuck", "closed"]
+    assert [(r.status, r.error) for r in records if r.kind == "invocation_end"] == [
+        ("interrupted", "job closed during the turn")]
+    # the tool finished after the close: nothing it did reached the closed job's trace
+    assert job.userdata.last == "written after the job was closed"
+    assert job.trace.snapshot() == records
+    assert real_threads() == threads_before and livekit_env() == env_before
 
 
 def test_closing_mid_turn_loses_nothing_and_nothing_comes_after(closed_mid_turn):
@@ -387,9 +449,6 @@ def one_turn_job():
     return run(main())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: _mask._SECRET_WORDS holds 'tokens', so LiveKit's usage counts "
-    "(input_tokens, output_tokens, ...) are masked as secrets in the job view"))
 def test_usage_token_counts_are_not_masked_as_secrets(one_turn_job):
     usage = facts(one_turn_job, "usage")[0]
     assert usage["model_usage"][0]["input_tokens"] == 0           # a count, not a credential
@@ -398,9 +457,6 @@ def test_usage_token_counts_are_not_masked_as_secrets(one_turn_job):
     assert shown in one_turn_job.view().html()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "agentnb defect: NotebookJob records Session(app=room, user=agent identity), and the "
-    "generic views print it as 'user <agent identity>': the agent is called the user"))
 def test_the_job_view_does_not_call_the_agent_the_user(one_turn_job):
     markup = one_turn_job.view().html()
     assert f"user {one_turn_job.agent_identity}" not in markup
