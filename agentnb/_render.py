@@ -167,9 +167,29 @@ def context_line(s) -> str:
             f'<span class="anb-prov">received {esc(s.actual_class)} · agent={esc(s.agent or "")}</span></div>')
 
 
+JOB_TOPICS = ("job", "process", "room", "connection", "participant", "shutdown")
+
+
+def fact_section(topic: str) -> str:
+    """Where a fact goes: LiveKit's job facts and log records have sections of their own."""
+    return "job" if topic in JOB_TOPICS else "logs" if topic == "log" else "facts"
+
+
+def log_html(f, reveal=False) -> str:
+    d = f.data
+    fields = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 120)}</span>'
+                     for k, v in (d.get("fields") or {}).items())
+    return (f'<div class="anb-row anb-log"><span class="anb-time">{clock(f.time)}</span> '
+            f'{_chip(d.get("level", ""), "anb-topic")} <span class="anb-prov">{esc(d.get("logger", ""))}</span> '
+            f'<span class="anb-text">{esc(clip(mask_value(d.get("message", "")) if not reveal else d.get("message", ""), 300))}</span> '
+            f'{fields}</div>')
+
+
 def fact_html(f, reveal=False) -> str:
+    if f.topic == "log":
+        return log_html(f, reveal)
     items = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 200)}</span>'
-                    for k, v in f.data.items())
+                    for k, v in f.data.items() if v not in (None, "", [], {}))
     return (f'<div class="anb-row anb-fact"><span class="anb-time">{clock(f.time)}</span> '
             f'{_chip(f.topic, "anb-topic")} {items}</div>')
 
@@ -198,7 +218,8 @@ def invocation_head(start, end, session, ended_early=False, branch=None) -> str:
 # --- views as sections ------------------------------------------------------------------------
 
 SECTION_TITLES = {"events": "Timeline", "state": "State (old → new, as it happens)",
-                  "artifacts": "Artifacts", "context": "Context explorer", "facts": "Facts: memory, auth, job, room, logs",
+                  "artifacts": "Artifacts", "context": "Context explorer", "facts": "Facts: memory, auth, usage, errors",
+                  "job": "Job, room and process", "logs": "Logs (with their log_context_fields)",
                   "invocations": "Invocations", "sessions": "Sessions"}
 
 
@@ -279,7 +300,7 @@ class Sections:
             self._put(ops, "context", row,
                       f"{r.hook}: {r.context_kind} (received {r.actual_class})")
         elif kind == "fact":
-            self._put(ops, "facts", fact_html(r, self.reveal),
+            self._put(ops, fact_section(r.topic), fact_html(r, self.reveal),
                       f"{r.topic}: {_short(r.data, None, self.reveal)}")
             if r.topic == "end_invocation":
                 self._ended_early.add(r.invocation_id)
@@ -318,8 +339,8 @@ class Sections:
     def body(self) -> str:
         out = []
         lanes = [s for s in (f"lane-{l}" for l in LANES) if s in self.rows]
-        order = ["sessions", "invocations", "events"] + (["state"] if lanes else []) + \
-                ["artifacts", "facts", "context", "diagram"]
+        order = ["sessions", "job", "invocations", "events"] + (["state"] if lanes else []) + \
+                ["artifacts", "logs", "facts", "context", "diagram"]
         for section in order:
             if section == "state":
                 inner = "".join(self._section(s, LANE_TITLES[s[5:]], "anb-lane") for s in lanes)
