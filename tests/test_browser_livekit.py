@@ -52,7 +52,7 @@ def agentsession_run(server, browser):
             has=page.locator(".anb-key", has_text="nights"))
         expect(nights.locator(".anb-old")).to_have_text("0")
         expect(nights.locator(".anb-new")).to_have_text("2")
-        facts = dashboard.locator('[data-section="facts"]')
+        facts = dashboard.locator('[data-section="job"]')
         for text in ("hotel-desk", "console", "mock-job-", "THREAD"):
             expect(facts).to_contain_text(text)
         # each turn's card: its status and its own userdata change
@@ -77,9 +77,9 @@ def jobcontext_run(server, browser):
     def inspect(page):
         views = page.locator(".anb-root")
         expect(views).to_have_count(1, timeout=15_000)
-        facts = views.first.locator('[data-section="facts"]')
+        facts = views.first.locator('[data-section="job"], [data-section="logs"]')
         for text in ("mock-job-", "hotel-desk", "console", "THREAD", "Job started!", "job_id"):
-            expect(facts).to_contain_text(text)
+            expect(views.first).to_contain_text(text)
         # JupyterLab draws the tutorial's sequence diagram from its Mermaid source
         diagram = page.locator(".jp-RenderedMermaid").first
         expect(diagram).to_be_visible(timeout=15_000)
@@ -87,10 +87,11 @@ def jobcontext_run(server, browser):
         # Records that arrived after the dashboard was shown (the shutdown, during aclose())
         # reach it only as live patches: give them time to land.
         try:
-            expect(facts).to_contain_text("parent process shutdown", timeout=2_000)
+            expect(views.first.locator('[data-section="job"]')).to_contain_text(
+                "parent process shutdown", timeout=2_000)
         except AssertionError:
             pass
-        return SimpleNamespace(facts=facts.inner_text())
+        return SimpleNamespace(facts="\n".join(facts.all_inner_texts()))
 
     return run_notebook_in_browser(server, JOBCONTEXT.name, ui="lab", browser=browser,
                                    inspect=inspect, timeout=90)
