@@ -633,6 +633,13 @@ class NotebookJob(Recorded):
             token = mint_token("console", uuid.uuid4().hex, identity=self.agent_identity,
                                room=self.room)
             room_info = None
+        # The job takes the warm job thread; LiveKit would then warm another one, and a close
+        # while that one initializes trips LiveKit (the thread dies on "first message must be
+        # proto.InitializeRequest", the close waits for it past its bound, the server's health
+        # port stays open). One job per server: no thread is warmed after it.
+        pool = getattr(self._server, "_proc_pool", None)
+        if pool is not None and hasattr(pool, "set_target_idle_processes"):
+            pool.set_target_idle_processes(0)
         launched = self._loop_thread.submit(self._server.simulate_job(
             self.room, fake_job=not self.server_url, token=token, room_info=room_info))
         await asyncio.wait_for(asyncio.wrap_future(launched), START_TIMEOUT_S)
