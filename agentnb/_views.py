@@ -7,6 +7,7 @@ messages sent from other threads).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import sys
@@ -76,6 +77,8 @@ class LiveView:
         self.sections.add(trace.snapshot()[: self.cursor])
         self._widget = None
         self._snapshot_due, self._snapshot_at = False, float("-inf")
+        self._snapshot_timer = False
+        self._schedule = self._loop = None
         self._throttle = None
         self._unsubscribe = None
         self.messages_sent = 0
@@ -115,6 +118,7 @@ class LiveView:
 
         def schedule(delay, fn):
             loop.call_soon_threadsafe(loop.call_later, delay, fn)
+        self._schedule, self._loop = schedule, loop
         self._throttle = Throttle(self.flush, schedule, interval)
         self._unsubscribe = self.trace.subscribe(self._throttle.mark)
         _following.add(self)
@@ -141,8 +145,32 @@ class LiveView:
         self._widget.status = self.sections.status()
         if self.invocation_id is None and any(r.kind == "invocation_end" for r in new):
             self._snapshot_due = True
-        if self._snapshot_due and time.monotonic() - self._snapshot_at >= SNAPSHOT_EVERY_S:
+        self._save_snapshot_when_due()
+
+    def _save_snapshot_when_due(self):
+        """Save a due snapshot now if the last is old enough, else once it is: a quiet trace
+        sends no more marks, and the saved notebook must not keep the state of mid-run."""
+        if not self._snapshot_due:
+            return
+        wait = self._snapshot_at + SNAPSHOT_EVERY_S - time.monotonic()
+        if wait <= 0:
             self.save_snapshot()
+        elif not self._snapshot_timer and self._schedule is not None:
+            self._snapshot_timer = True
+            self._schedule(wait, self._deferred_snapshot)
+
+    def _deferred_snapshot(self):
+        self._snapshot_timer = False
+        self.catch_up()
+
+    def catch_up(self):
+        """Send what is new and save a due snapshot now, whatever the throttles say."""
+        self.flush()
+        try:
+            if self._snapshot_due:
+                self.save_snapshot()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
 
     def save_snapshot(self):
         """Make the widget's saved state the full snapshot (what a saved notebook shows)."""
@@ -152,6 +180,7 @@ class LiveView:
 
     def finish(self):
         """Stop following; flush what is left and make the saved state the full snapshot."""
+        _following.discard(self)
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -197,27 +226,40 @@ class DashboardView(LiveView):
 def live_card(trace, invocation_id, enabled=True, owner=None):
     """Show a live card for `invocation_id` while the body runs; yields whether it was shown.
     When the run ends waiting for a credential the owner can take, a form asks for it."""
-    if not enabled or not in_kernel():
-        yield False
-        return
-    from IPython.display import display
-    view = LiveView(trace, invocation_id)
-    view.follow()
-    (_card_host.get() or display)(view)
+    shown = enabled and in_kernel()
+    view = None
+    if shown:
+        from IPython.display import display
+        view = LiveView(trace, invocation_id)
+        view.follow()
+        (_card_host.get() or display)(view)
     try:
-        yield True
+        yield shown
     finally:
-        view.finish()
-        for request in getattr(owner, "pending_credentials", lambda: [])():
-            if request["invocation_id"] == invocation_id:
-                display(credential_form(owner, request))
-        # The run is over: every other view of this trace (a dashboard) shows its end now,
-        # not at its next timer tick, which may never come if the kernel is shut down first.
-        for other in list(_following):
-            if other.trace is trace and other is not view:
-                other.flush()
-                if other._snapshot_due:
-                    other.save_snapshot()
+        if view is not None:
+            view.finish()
+            for request in getattr(owner, "pending_credentials", lambda: [])():
+                if request["invocation_id"] == invocation_id:
+                    display(credential_form(owner, request))
+        settle(trace)
+
+
+def settle(trace):
+    """A run is over: every view still following `trace` (a dashboard) shows its end now, not
+    at its next timer tick, which may never come if the kernel is shut down first. Each view is
+    brought up to date on its own loop (a run from `ask_sync` ends on a helper thread)."""
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    for view in list(_following):
+        if view.trace is not trace:
+            continue
+        if view._loop is here:
+            view.catch_up()
+        else:
+            with contextlib.suppress(RuntimeError):   # its loop is closed: nothing to update
+                view._loop.call_soon_threadsafe(view.catch_up)
 
 
 class Invocation:

@@ -550,8 +550,7 @@ class NotebookJob(Recorded):
             self.trace.append(InvocationStart(self.session_id, invocation_id,
                                               self._agent_id(session), str(text), time.time()))
         status, error = "ok", None
-        live = self._live(invocation_id) if self.display else contextlib.nullcontext(False)
-        with live:  # the end record lands before the live card's last flush
+        with self._live(invocation_id):  # the end record lands before the live card's last flush
             try:
                 turn = self._in_job(lambda: self._turn(session, str(text), invocation_id),
                                     tasks=self._turn_tasks)

@@ -8,11 +8,11 @@ from google.adk.agents import LlmAgent
 from google.adk.tools import ToolContext
 from google.genai import types
 
-from agentnb._records import Event, StateChange
+from agentnb._records import Event, InvocationEnd, InvocationStart, StateChange
 from agentnb._render import Sections
 from agentnb._throttle import Throttle
 from agentnb._trace import Trace
-from agentnb._views import LiveView
+from agentnb._views import SNAPSHOT_EVERY_S, LiveView
 from agentnb.adk import NotebookRunner, ScriptedLlm, call, reply
 
 
@@ -102,6 +102,48 @@ def test_live_view_is_incremental_throttled_and_ends_complete():
     fresh.add(runner.trace.snapshot())
     assert final == fresh.html()                    # the saved state equals the whole trace
     assert "note" in final and "n.txt" in final
+
+
+def test_a_dashboard_saves_its_end_after_runs_without_cards():
+    """Runs with no card of their own still leave a following dashboard's saved state whole,
+    though its snapshots are throttled to one per 2 s."""
+    agent = LlmAgent(name="a", model=ScriptedLlm([reply("one"), reply("two")]))
+    runner = NotebookRunner(agent, display=False)
+
+    async def go():
+        view = runner.view()
+        comm = attach(view)
+        view.follow(asyncio.get_running_loop())
+        await runner.ask("first")
+        await runner.ask("second")    # ends well within 2 s of the first
+        return view, comm
+    view, comm = asyncio.run(go())
+    fresh = Sections(title=view.sections.title)
+    fresh.add(runner.trace.snapshot())
+    assert updates(comm, "html")[-1] == fresh.html() and "two" in fresh.html()
+
+
+def test_a_throttled_dashboard_snapshot_is_saved_once_the_trace_goes_quiet():
+    trace = Trace()
+
+    def run(n):
+        trace.append(InvocationStart("s", f"i{n}", "a", f"ask {n}", time.time()))
+        trace.append(InvocationEnd("s", f"i{n}", time.time(), "ok"))
+
+    async def go():
+        view = LiveView(trace)
+        comm = attach(view)
+        view.follow(asyncio.get_running_loop(), interval=0.01)
+        run(1)
+        await asyncio.sleep(0.1)
+        run(2)                        # its snapshot is due, but the last was 0.1 s ago
+        await asyncio.sleep(0.1)
+        before = updates(comm, "html")[-1]
+        await asyncio.sleep(SNAPSHOT_EVERY_S)
+        return before, updates(comm, "html")[-1]
+    before, after = asyncio.run(go())
+    assert "ask 1" in before and "ask 2" not in before
+    assert "ask 2" in after
 
 
 def test_throttle_coalesces_marks_from_threads():
