@@ -41,8 +41,7 @@ class Recorded:
 
     def _live(self, invocation_id: str):
         """A context manager around one invocation or turn: shows its live card in a notebook
-        (when `self.display` is on and a kernel is running) and, at its end, brings every view
-        of the trace up to date."""
+        (when `self.display` is on and a kernel is running) and flushes it at the end."""
         from ._views import live_card
         return live_card(self.trace, invocation_id, enabled=getattr(self, "display", False),
                          owner=self)

@@ -7,7 +7,6 @@ messages sent from other threads).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import sys
@@ -78,7 +77,7 @@ class LiveView:
         self._widget = None
         self._snapshot_due, self._snapshot_at = False, float("-inf")
         self._snapshot_timer = False
-        self._schedule = self._loop = None
+        self._schedule = None
         self._throttle = None
         self._unsubscribe = None
         self.messages_sent = 0
@@ -118,10 +117,11 @@ class LiveView:
 
         def schedule(delay, fn):
             loop.call_soon_threadsafe(loop.call_later, delay, fn)
-        self._schedule, self._loop = schedule, loop
+        self._schedule = schedule
         self._throttle = Throttle(self.flush, schedule, interval)
         self._unsubscribe = self.trace.subscribe(self._throttle.mark)
         _following.add(self)
+        _save_after_each_cell()
         return self
 
     def flush(self):
@@ -161,10 +161,15 @@ class LiveView:
 
     def _deferred_snapshot(self):
         self._snapshot_timer = False
-        self.catch_up()
+        self.flush()
+        try:
+            self._save_snapshot_when_due()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
 
     def catch_up(self):
-        """Send what is new and save a due snapshot now, whatever the throttles say."""
+        """Send what is new and save a due snapshot now, whatever the throttles say: a cell
+        has ended, and a notebook saved (or a kernel shut down) now must show the run's end."""
         self.flush()
         try:
             if self._snapshot_due:
@@ -194,6 +199,28 @@ class LiveView:
                 self._widget.status = self.sections.status()
             except Exception:
                 log.warning("agentnb could not finish a view", exc_info=True)
+
+
+_shells_watched: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def _save_after_each_cell():
+    """Once per IPython shell: after every cell, each following view sends what is new and
+    saves a due snapshot, on the kernel's thread, before the cell's reply (so nbclient and a
+    saved notebook both get the run's end, even when the kernel shuts down right after)."""
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+    shell = get_ipython()
+    if shell is None or shell in _shells_watched:
+        return
+    shell.events.register("post_run_cell", _catch_up_all)
+    _shells_watched.add(shell)
+
+
+def _catch_up_all(*_):
+    for view in list(_following):
+        view.catch_up()
 
 
 def within_budget(ops, budget: int = MESSAGE_BUDGET) -> list:
@@ -241,25 +268,6 @@ def live_card(trace, invocation_id, enabled=True, owner=None):
             for request in getattr(owner, "pending_credentials", lambda: [])():
                 if request["invocation_id"] == invocation_id:
                     display(credential_form(owner, request))
-        settle(trace)
-
-
-def settle(trace):
-    """A run is over: every view still following `trace` (a dashboard) shows its end now, not
-    at its next timer tick, which may never come if the kernel is shut down first. Each view is
-    brought up to date on its own loop (a run from `ask_sync` ends on a helper thread)."""
-    try:
-        here = asyncio.get_running_loop()
-    except RuntimeError:
-        here = None
-    for view in list(_following):
-        if view.trace is not trace:
-            continue
-        if view._loop is here:
-            view.catch_up()
-        else:
-            with contextlib.suppress(RuntimeError):   # its loop is closed: nothing to update
-                view._loop.call_soon_threadsafe(view.catch_up)
 
 
 class Invocation:

@@ -104,25 +104,6 @@ def test_live_view_is_incremental_throttled_and_ends_complete():
     assert "note" in final and "n.txt" in final
 
 
-def test_a_dashboard_saves_its_end_after_runs_without_cards():
-    """Runs with no card of their own still leave a following dashboard's saved state whole,
-    though its snapshots are throttled to one per 2 s."""
-    agent = LlmAgent(name="a", model=ScriptedLlm([reply("one"), reply("two")]))
-    runner = NotebookRunner(agent, display=False)
-
-    async def go():
-        view = runner.view()
-        comm = attach(view)
-        view.follow(asyncio.get_running_loop())
-        await runner.ask("first")
-        await runner.ask("second")    # ends well within 2 s of the first
-        return view, comm
-    view, comm = asyncio.run(go())
-    fresh = Sections(title=view.sections.title)
-    fresh.add(runner.trace.snapshot())
-    assert updates(comm, "html")[-1] == fresh.html() and "two" in fresh.html()
-
-
 def test_a_throttled_dashboard_snapshot_is_saved_once_the_trace_goes_quiet():
     trace = Trace()
 
@@ -231,6 +212,25 @@ def shell():
 def cell(ip, source):
     result = ip.run_cell(source)
     return result
+
+
+def test_each_cell_ends_with_following_views_saved_whole(shell):
+    """Runs with no card of their own, their dashboard's snapshot throttled to one per 2 s and
+    its loop not running: the end of the cell still sends what is new and saves it whole."""
+    runner = NotebookRunner(LlmAgent(name="a", model=ScriptedLlm([reply("one"), reply("two")])),
+                            display=False)
+    view = runner.view()
+    comm = attach(view)
+    view.follow(asyncio.new_event_loop())     # never runs: no timer of the view's will fire
+    asyncio.run(runner.ask("first"))
+    asyncio.run(runner.ask("second"))
+    assert updates(comm, "html") == []
+    cell(shell, "pass")
+    fresh = Sections(title=view.sections.title)
+    fresh.add(runner.trace.snapshot())
+    assert updates(comm, "html")[-1] == fresh.html() and "two" in fresh.html()
+    assert patches(comm)
+    view.finish()
 
 
 def test_adk_magics_run_cells_and_return_frames(shell):
