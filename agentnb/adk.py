@@ -146,7 +146,7 @@ def _call_dicts(event):
     return calls, responses
 
 
-def _event_kind(event, calls, responses) -> str:
+def _event_kind(event, calls, responses, text) -> str:
     if event.author == "user":
         return "rewind" if event.actions.rewind_before_invocation_id else "user"
     if event.error_code or event.error_message:
@@ -157,7 +157,7 @@ def _event_kind(event, calls, responses) -> str:
         return "function_response"
     if event.actions.transfer_to_agent:
         return "transfer"
-    if _text_of(event.content):
+    if text:
         return "model"
     return "state" if event.actions.state_delta else "other"
 
@@ -173,6 +173,7 @@ class AdkObserver(BasePlugin):
         self._recorded: set[str] = set()    # ids of the ADK events in the trace
         self._state: dict[str, dict] = {}   # session id -> key -> last recorded value
         self._lock = threading.Lock()
+        self._last_user_text = (None, "")
 
     # Each hook delegates to a _record_* method; a failure there is counted and logged once,
     # never passed to ADK.
@@ -219,8 +220,15 @@ class AdkObserver(BasePlugin):
         return ContextSnapshot(
             session_id, invocation_id, time.time(), hook, CONTEXT_KIND.get(hook, hook),
             type(ctx).__name__, agent, getattr(ctx, "function_call_id", None),
-            _text_of(getattr(ctx, "user_content", None)), getattr(ctx, "branch", None),
+            self._user_text(getattr(ctx, "user_content", None)), getattr(ctx, "branch", None),
             _state_of(ctx), exposed or {})
+
+    def _user_text(self, content) -> str:
+        # Every snapshot of an invocation shows the same user content: walk its parts once.
+        cached = self._last_user_text
+        if cached[0] is not content:
+            cached = self._last_user_text = (content, _text_of(content))
+        return cached[1]
 
     # -- invocation-level hooks (InvocationContext) --
     async def on_user_message_callback(self, *, invocation_context, user_message):
@@ -309,9 +317,10 @@ class AdkObserver(BasePlugin):
         actions = event.actions
         delta = _copy(dict(actions.state_delta))
         now = time.time()
+        text = _text_of(event.content)
         record = Event(
             session_id, event.invocation_id, event.id, event.timestamp or now, event.author,
-            _event_kind(event, calls, responses), _text_of(event.content), calls, responses,
+            _event_kind(event, calls, responses, text), text, calls, responses,
             delta, dict(actions.artifact_delta), actions.transfer_to_agent,
             bool(actions.escalate), bool(actions.end_of_agent),
             list((actions.requested_auth_configs or {}).keys()),
