@@ -22,12 +22,29 @@ def tour():
     return execute(NOTEBOOKS[0])
 
 
+# What some cells must print, by notebook and cell id: the promises a notebook shows a learner.
+PRINTED = {
+    "06_livekit_jobcontext.ipynb": {
+        "lk06-left-behind": "threads the job left running: []",
+        "lk06-refused": "could not connect to the LiveKit server at ws://127.0.0.1:",
+    },
+}
+
+
+def printed(cell) -> str:
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream"
+                   and o.get("name") == "stdout")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.name)
 def test_notebook_runs_without_errors(path):
     notebook = execute(path)
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert not errors
+    cells = {c.get("id"): c for c in notebook.cells}
+    for cell_id, text in PRINTED.get(path.name, {}).items():
+        assert text in printed(cells[cell_id]), printed(cells[cell_id])
 
 
 def test_notebooks_are_committed_without_outputs():
