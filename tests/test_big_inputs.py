@@ -13,6 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import CapturingComm
 
 N_KEYS = 10_000
 ARTIFACT_BYTES = 50 * 2**20
@@ -29,24 +30,6 @@ SECONDS = 5.0
 
 STATIC = Path(__file__).resolve().parent.parent / "agentnb" / "static"
 
-
-class CapturingComm:
-    """Stands in for a kernel comm: keeps every message a widget sends."""
-
-    def __init__(self):
-        self.messages, self.comm_id, self.kernel = [], "capture", "capturing"
-
-    def send(self, data=None, metadata=None, buffers=None):
-        self.messages.append(data)
-
-    def on_msg(self, callback):
-        pass
-
-    def on_close(self, callback):
-        pass
-
-    def close(self, *args, **kwargs):
-        pass
 
 
 @pytest.fixture(scope="module")

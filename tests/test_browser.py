@@ -15,7 +15,6 @@ import jupyterlab_browser
 from jupyterlab_browser import (
     SELF_FIRING_KINDS,
     BrowserRunError,
-    chromium_browser,
     hostile_strings,
     jupyter_server,
     require_chromium,
@@ -101,13 +100,6 @@ def _make_notebook(path, cells):
         nb.cells.append(new(src))
     nbformat.write(nb, path)
     return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium_browser() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

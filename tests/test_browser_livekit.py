@@ -5,19 +5,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from jupyterlab_browser import chromium_browser, jupyter_server, require_chromium, run_notebook_in_browser
+from jupyterlab_browser import jupyter_server, run_notebook_in_browser
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 JOBCONTEXT = NOTEBOOKS / "06_livekit_jobcontext.ipynb"
 AGENTSESSION = NOTEBOOKS / "07_livekit_agentsession.ipynb"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium_browser() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

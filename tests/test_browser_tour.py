@@ -3,17 +3,10 @@ top-level `await runner.ask(...)` cells mixed, Run All, and what a person sees."
 from pathlib import Path
 
 import pytest
-from jupyterlab_browser import chromium_browser, jupyter_server, require_chromium, run_notebook_in_browser
+from jupyterlab_browser import jupyter_server, run_notebook_in_browser
 
 TOUR = Path(__file__).resolve().parent.parent / "notebooks" / "00_tour.ipynb"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_chromium()
-    with chromium_browser() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

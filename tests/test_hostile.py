@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import CapturingComm
 
 import hostile_payloads as hp
 from hostile_payloads import (ADK_PLACES, TEMPLATES, check_agentnb_html, check_pandas_html,
@@ -42,24 +43,6 @@ def quiet_adk():
     yield
     logger.setLevel(level)
 
-
-class CapturingComm:
-    """Stands in for a kernel comm: keeps every message a widget sends."""
-
-    def __init__(self):
-        self.messages, self.comm_id, self.kernel = [], "capture", "capturing"
-
-    def send(self, data=None, metadata=None, buffers=None):
-        self.messages.append(data)
-
-    def on_msg(self, callback):
-        pass
-
-    def on_close(self, callback):
-        pass
-
-    def close(self, *args, **kwargs):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -502,14 +485,6 @@ def control_hits_expected():
     return {p.tag for p in corpus("ctl") if p.kind in hp.SELF_FIRING and not p.kind.startswith("alert")}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from jupyterlab_browser import chromium_browser, require_chromium
-    require_chromium()
-    with chromium_browser() as b:
-        yield b
-
-
 def audit(page):
     return page.evaluate(hp.DOM_AUDIT_JS, [
         ".anb-root", ".jp-OutputArea-output:not(:has(.hostile-control))",
@@ -570,7 +545,8 @@ def lab_run(tmp_path_factory, browser):
     started = time.monotonic()
     with jupyter_server(notebooks=[notebook], files=[TESTS / "hostile_payloads.py",
                                                      TESTS / "jupyterlab_browser.py",
-                                                     TESTS / "test_hostile.py"],
+                                                     TESTS / "test_hostile.py",
+                                                     TESTS / "conftest.py"],
                         lab_settings={"@jupyter-widgets/jupyterlab-manager:plugin":
                                       {"saveState": True}}) as server:
         result = run_notebook_in_browser(server, notebook.name, browser=browser,

@@ -14,33 +14,7 @@ from agentnb._throttle import Throttle
 from agentnb._trace import Trace
 from agentnb._views import SNAPSHOT_EVERY_S, LiveView
 from agentnb.adk import NotebookRunner, ScriptedLlm, call, reply
-
-
-class CapturingComm:
-    """Stands in for a kernel comm: keeps every message a widget sends."""
-
-    def __init__(self):
-        self.messages = []
-        self.comm_id = "capture"
-        self.kernel = "capturing"   # ipywidgets sends nothing through a comm without a kernel
-
-    def send(self, data=None, metadata=None, buffers=None):
-        self.messages.append(data)
-
-    def on_msg(self, callback):
-        pass
-
-    def on_close(self, callback):
-        pass
-
-    def close(self, *args, **kwargs):
-        pass
-
-
-def attach(view):
-    comm = CapturingComm()
-    view.widget.comm = comm
-    return comm
+from conftest import attach
 
 
 def patches(comm):

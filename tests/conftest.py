@@ -1,0 +1,38 @@
+"""What several test modules share: a comm that captures widget messages, and one Chromium per
+module for the browser tests."""
+import pytest
+
+
+class CapturingComm:
+    """Stands in for a kernel comm: keeps every message a widget sends."""
+
+    def __init__(self):
+        self.messages, self.comm_id = [], "capture"
+        self.kernel = "capturing"   # ipywidgets sends nothing through a comm without a kernel
+
+    def send(self, data=None, metadata=None, buffers=None):
+        self.messages.append(data)
+
+    def on_msg(self, callback):
+        pass
+
+    def on_close(self, callback):
+        pass
+
+    def close(self, *args, **kwargs):
+        pass
+
+
+def attach(view) -> CapturingComm:
+    """Give a view's widget a capturing comm; returns it."""
+    comm = CapturingComm()
+    view.widget.comm = comm
+    return comm
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from jupyterlab_browser import chromium_browser, require_chromium
+    require_chromium()
+    with chromium_browser() as b:
+        yield b
