@@ -13,6 +13,7 @@ the median of per-round ratios. Benchmarks are measurements, not tests: nothing 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import os
 import subprocess
@@ -144,6 +145,7 @@ def main(argv=None):
     except OSError:
         pass
     results["total_seconds"] = round(time.perf_counter() - started, 1)
+    results["finished_utc"] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     ordered = {k: results[k] for k in KEYS}
     ordered.update({k: v for k, v in results.items() if k not in ordered})
     results_path.write_text(json.dumps(ordered, indent=1, default=repr) + "\n")
