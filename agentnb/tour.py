@@ -21,15 +21,17 @@ def run(path: Path) -> int:
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         failed = None
     except CellExecutionError as exc:
-        failed = str(exc).strip().splitlines()[-1]
+        failed = f"{exc.ename}: {exc.evalue}"   # its str() ends in a colored traceback
     took = time.perf_counter() - started
     code = [c for c in notebook.cells if c.cell_type == "code"]
     ran = sum(1 for c in code if c.get("execution_count"))
     widgets = notebook.metadata.get("widgets", {}).get(
         "application/vnd.jupyter.widget-state+json", {}).get("state", {})
     views = [w["state"] for w in widgets.values() if w.get("model_name") == "AnyModel"]
-    print(f"{path.name}: {ran}/{len(code)} code cells ran in {took:.1f} s; "
-          f"{len(views)} agentnb views, final statuses {[v.get('status') for v in views]}")
+    cards = [v["status"] for v in views if v.get("status")]   # a dashboard has no status
+    print(f"{path.name}: {ran}/{len(code)} code cells ran in {took:.1f} s; {len(views)} agentnb "
+          f"views: {len(views) - len(cards)} dashboard(s), {len(cards)} invocation card(s) "
+          f"ended {', '.join(cards) or '-'}")
     for cell in code:
         for output in cell.outputs:
             if output.output_type == "stream":

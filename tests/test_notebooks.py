@@ -73,3 +73,25 @@ def test_tour_nbconvert_html_shows_state_changes_and_artifacts(tour):
     html, _ = HTMLExporter().from_notebook_node(tour)
     assert "user:drink" in html and "order.txt" in html and "one coffee, please" in html
     assert "<script>alert" not in html
+
+
+def test_headless_tour_prints_what_it_showed_and_fails_loudly(tmp_path):
+    """`./dev tour` (`python -m agentnb.tour`): the tour in a real kernel, summed up in a few
+    lines; a notebook that fails makes it say which error and exit 1."""
+    import re
+    import subprocess
+    import sys
+
+    def tour(*args):
+        return subprocess.run([sys.executable, "-m", "agentnb.tour", *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+    ok = tour()
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    ran = re.search(r"00_tour\.ipynb: (\d+)/(\d+) code cells ran", ok.stdout)
+    assert ran and ran[1] == ran[2], ok.stdout
+    assert "1 dashboard(s), 2 invocation card(s) ended ok, ok" in ok.stdout, ok.stdout
+    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('boom')")])
+    broken.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(broken, tmp_path / "broken.ipynb")
+    failed = tour(tmp_path / "broken.ipynb")
+    assert failed.returncode == 1 and "FAILED: ValueError: boom" in failed.stdout, failed.stdout
