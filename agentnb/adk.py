@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import copy
 import logging
 import re
 import threading
@@ -26,7 +25,7 @@ from google.genai import types
 from ._recorded import Recorded
 from ._render import RASTER_IMAGES
 from ._records import (ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
-                       InvocationStart, Session, StateChange, scope_of)
+                       InvocationStart, Session, StateChange, copy_value, scope_of)
 from ._steps import Call, Script, call, reply
 from ._trace import Trace
 from ._views import Invocation
@@ -119,29 +118,10 @@ def _state_of(ctx) -> dict:
     return dict(raw if raw is not None else state)
 
 
-_ATOMS = (str, int, float, bool, type(None))
-
-
-def _copy(value):
-    """A copy the framework cannot change under us. Plain JSON-like values (nearly all state)
-    take a fast path: deepcopy costs ~5 µs even for a one-key dict, on every hook."""
-    kind = type(value)
-    if kind in _ATOMS:
-        return value
-    if kind is dict:
-        return {k: v if type(v) in _ATOMS else _copy(v) for k, v in value.items()}
-    if kind is list:
-        return [v if type(v) in _ATOMS else _copy(v) for v in value]
-    try:
-        return copy.deepcopy(value)
-    except Exception:
-        return value
-
-
 def _call_dicts(event):
-    calls = [{"id": c.id, "name": c.name, "args": _copy(dict(c.args or {}))}
+    calls = [{"id": c.id, "name": c.name, "args": copy_value(dict(c.args or {}))}
              for c in event.get_function_calls()]
-    responses = [{"id": r.id, "name": r.name, "response": _copy(r.response)}
+    responses = [{"id": r.id, "name": r.name, "response": copy_value(r.response)}
                  for r in event.get_function_responses()]
     return calls, responses
 
@@ -199,9 +179,9 @@ class AdkObserver(BasePlugin):
         now = time.time()
         records = [Session(session_id, app, user, "adk", now, dict(state), parent, forked_at)]
         records += [StateChange(session_id, None, None, now, "", "initial", k, scope_of(k), None,
-                                _copy(v), not k.startswith("temp:")) for k, v in state.items()]
+                                copy_value(v), not k.startswith("temp:")) for k, v in state.items()]
         with self._lock:
-            self._state[session_id] = {k: _copy(v) for k, v in state.items()}
+            self._state[session_id] = {k: copy_value(v) for k, v in state.items()}
         self.trace.extend(records)
 
     def _changes(self, session_id, invocation_id, event_id, now, author, writes):
@@ -315,7 +295,7 @@ class AdkObserver(BasePlugin):
         self._recorded.add(event.id)
         calls, responses = _call_dicts(event)
         actions = event.actions
-        delta = _copy(dict(actions.state_delta))
+        delta = copy_value(dict(actions.state_delta))
         now = time.time()
         text = _text_of(event.content)
         record = Event(
@@ -458,7 +438,7 @@ class AdkObserver(BasePlugin):
         _tool_call.set((tool_context.session.id, tool_context.invocation_id,
                         tool_context.function_call_id, tool.name))
         self._guard("before_tool", self._record_context, "before_tool_callback", tool_context,
-                    tool_context.agent_name, {"tool": tool.name, "args": _copy(tool_args)})
+                    tool_context.agent_name, {"tool": tool.name, "args": copy_value(tool_args)})
 
     async def after_tool_callback(self, *, tool, tool_args, tool_context, result):
         self._guard("after_tool", self._record_after_tool, tool, tool_context, result)
@@ -468,11 +448,11 @@ class AdkObserver(BasePlugin):
         actions = tc.actions
         if run is not None:
             with self._lock:
-                run.tool_writes += [(tool.name, k, _copy(v)) for k, v in actions.state_delta.items()]
+                run.tool_writes += [(tool.name, k, copy_value(v)) for k, v in actions.state_delta.items()]
                 run.tool_artifacts += [(f"tool:{tool.name}", f, v)
                                        for f, v in actions.artifact_delta.items()]
         self._record_context("after_tool_callback", tc, tc.agent_name,
-                             {"tool": tool.name, "result": _copy(result)})
+                             {"tool": tool.name, "result": copy_value(result)})
         for call_id, config in (actions.requested_auth_configs or {}).items():
             self._record_fact(tc, "auth_request", {"function_call_id": call_id, "tool": tool.name,
                                                    "auth_config": _dump(config)})
@@ -489,7 +469,7 @@ class AdkObserver(BasePlugin):
         self._record_fact(tc, "tool_error", {
             "tool": tool.name, "function_call_id": tc.function_call_id,
             "error": f"{type(error).__name__}: {error}",
-            "lost_state_writes": _copy(dict(tc.actions.state_delta))})
+            "lost_state_writes": copy_value(dict(tc.actions.state_delta))})
 
     def _record_context(self, hook, ctx, agent, exposed=None):
         session = ctx.session
@@ -756,9 +736,9 @@ class NotebookRunner(Recorded):
         now = time.time()
         record = Event(session_id, event.invocation_id, event.id, event.timestamp or now,
                        event.author, "rewind", f"rewind before {before}", calls, responses,
-                       _copy(dict(event.actions.state_delta)), dict(event.actions.artifact_delta))
+                       copy_value(dict(event.actions.state_delta)), dict(event.actions.artifact_delta))
         current = self.observer._state.get(session_id, {})
-        writes = [("rewind", "InvocationContext", k, _copy(v)) for k, v in session.state.items()
+        writes = [("rewind", "InvocationContext", k, copy_value(v)) for k, v in session.state.items()
                   if k not in current or not _same(current[k], v)]
         self.trace.extend([record, *self.observer._changes(
             session_id, event.invocation_id, event.id, now, "user", writes),

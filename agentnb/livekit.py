@@ -17,7 +17,6 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
-import copy
 import dataclasses
 import functools
 import inspect
@@ -33,7 +32,7 @@ from collections.abc import Mapping
 
 from ._recorded import Recorded
 from ._records import (ContextSnapshot, Event, Fact, InvocationEnd, InvocationStart, Session,
-                       StateChange)
+                       StateChange, copy_value)
 from ._steps import Call, Script, call, reply
 from ._trace import Trace
 
@@ -273,27 +272,20 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def _copy(value):
-    try:
-        return copy.deepcopy(value)
-    except Exception:
-        return value
-
-
 def _fields_of(userdata) -> dict:
     """A copy of `userdata` as {field: value}: a dataclass's fields, a mapping's items, a
     pydantic model's dump or an object's public attributes."""
     if userdata is None:
         return {}
     if dataclasses.is_dataclass(userdata) and not isinstance(userdata, type):
-        return {f.name: _copy(getattr(userdata, f.name)) for f in dataclasses.fields(userdata)}
+        return {f.name: copy_value(getattr(userdata, f.name)) for f in dataclasses.fields(userdata)}
     if isinstance(userdata, Mapping):
-        return {str(k): _copy(v) for k, v in userdata.items()}
+        return {str(k): copy_value(v) for k, v in userdata.items()}
     if callable(getattr(userdata, "model_dump", None)):
-        return _copy(userdata.model_dump())
+        return copy_value(userdata.model_dump())
     if hasattr(userdata, "__dict__"):
-        return {k: _copy(v) for k, v in vars(userdata).items() if not k.startswith("_")}
-    return {"userdata": _copy(userdata)}
+        return {k: copy_value(v) for k, v in vars(userdata).items() if not k.startswith("_")}
+    return {"userdata": copy_value(userdata)}
 
 
 _MISSING = object()
@@ -993,7 +985,7 @@ class NotebookJob(Recorded):
             return
         fields = {}
         if in_job:
-            fields = {k: _copy(getattr(record, k)) for k in ctx.log_context_fields
+            fields = {k: copy_value(getattr(record, k)) for k in ctx.log_context_fields
                       if hasattr(record, k)}
         data = {"level": record.levelname, "logger": record.name,
                 "message": record.getMessage()[:LOG_TEXT_CHARS], "fields": fields,
