@@ -1,7 +1,6 @@
 """pandas DataFrames built from a trace's records. pandas is imported only when one is asked for."""
 from __future__ import annotations
 
-from functools import lru_cache
 from operator import attrgetter
 
 from ._mask import MASK, is_secret_key, mask_value
@@ -16,7 +15,6 @@ ARTIFACT_COLUMNS = ["session_id", "invocation_id", "event_id", "timestamp", "fil
 INVOCATION_COLUMNS = ["session_id", "invocation_id", "agent", "user_text", "started", "ended",
                       "duration_s", "n_events", "n_state_changes", "n_artifacts", "status", "error"]
 
-_secret_key = lru_cache(maxsize=65536)(is_secret_key)
 _PLAIN = frozenset({int, float, bool, type(None)})   # values that are never masked
 
 
@@ -45,7 +43,7 @@ def _select(records, kind, session_id):
 def _shown(value, key, reveal):
     if reveal or value is None:
         return value
-    if _secret_key(key) and type(value) not in _PLAIN:
+    if is_secret_key(key) and type(value) not in _PLAIN:
         return MASK
     if isinstance(value, (str, dict, list, tuple)):
         return mask_value(value)
@@ -61,7 +59,7 @@ def _shown_column(keys, values, reveal):
     if set(map(type, values)) <= _PLAIN:
         return values
     out = [v if type(v) in _PLAIN else mask_value(v) for v in values]
-    secret = {k for k in set(keys) if _secret_key(k)}
+    secret = {k for k in set(keys) if is_secret_key(k)}
     if secret:
         for i, k in enumerate(keys):
             if k in secret and type(out[i]) not in _PLAIN:

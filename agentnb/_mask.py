@@ -6,6 +6,7 @@ change the agent's real state and `reveal=True` can always give the raw value ba
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 MASK = "••••••"
 
@@ -26,8 +27,11 @@ _SECRET_TEXT = re.compile(
 
 
 def is_secret_key(key) -> bool:
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _names_a_secret(key)
+
+
+@lru_cache(maxsize=65536)   # a view asks about the same few keys at every record
+def _names_a_secret(key: str) -> bool:
     words = [w.lower() for w in _WORD.findall(key)]
     if any(w in _SECRET_WORDS for w in words):
         return True

@@ -36,7 +36,8 @@ def visible(text: str) -> str:
 
 def esc(value) -> str:
     """Text safe to put in HTML content or a quoted attribute."""
-    return visible(html.escape(str(value), quote=True))
+    text = html.escape(str(value), quote=True)
+    return text if text.isascii() else visible(text)   # every invisible character is non-ASCII
 
 
 def safe_repr(value) -> str:
