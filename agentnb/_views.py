@@ -253,21 +253,20 @@ class DashboardView(LiveView):
 def live_card(trace, invocation_id, enabled=True, owner=None):
     """Show a live card for `invocation_id` while the body runs; yields whether it was shown.
     When the run ends waiting for a credential the owner can take, a form asks for it."""
-    shown = enabled and in_kernel()
-    view = None
-    if shown:
-        from IPython.display import display
-        view = LiveView(trace, invocation_id)
-        view.follow()
-        (_card_host.get() or display)(view)
+    if not enabled or not in_kernel():
+        yield False
+        return
+    from IPython.display import display
+    view = LiveView(trace, invocation_id)
+    view.follow()
+    (_card_host.get() or display)(view)
     try:
-        yield shown
+        yield True
     finally:
-        if view is not None:
-            view.finish()
-            for request in getattr(owner, "pending_credentials", lambda: [])():
-                if request["invocation_id"] == invocation_id:
-                    display(credential_form(owner, request))
+        view.finish()
+        for request in getattr(owner, "pending_credentials", lambda: [])():
+            if request["invocation_id"] == invocation_id:
+                display(credential_form(owner, request))
 
 
 class Invocation:
