@@ -95,3 +95,16 @@ def test_headless_tour_prints_what_it_showed_and_fails_loudly(tmp_path):
     nbformat.write(broken, tmp_path / "broken.ipynb")
     failed = tour(tmp_path / "broken.ipynb")
     assert failed.returncode == 1 and "FAILED: ValueError: boom" in failed.stdout, failed.stdout
+
+
+def test_binder_installs_every_framework_on_a_python_agentnb_supports():
+    import tomllib
+    root = NOTEBOOKS[0].parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    runtime = (root / "binder" / "runtime.txt").read_text().strip()
+    wanted = project["requires-python"].removeprefix(">=")
+    def version(text):
+        return tuple(int(part) for part in text.split(".")[:2])
+    assert version(runtime.removeprefix("python-")) >= version(wanted), (runtime, wanted)
+    requirements = (root / "binder" / "requirements.txt").read_text().splitlines()
+    assert "-e .[all]" in requirements and "all" in project["optional-dependencies"]
