@@ -41,6 +41,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.error
 import urllib.parse
@@ -141,6 +142,19 @@ def require_chromium() -> str:
 
 # --------------------------------------------------------------------------------------------
 # notebooks
+
+
+def write_notebook(path: Path, cells: Iterable[str]) -> Path:
+    """A notebook of `cells` (dedented; one starting "# " is Markdown) with a kernelspec."""
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    for src in cells:
+        src = textwrap.dedent(src).strip()
+        new = nbformat.v4.new_markdown_cell if src.startswith("# ") else nbformat.v4.new_code_cell
+        nb.cells.append(new(src))
+    ensure_kernelspec(nb)
+    nbformat.write(nb, path)
+    return path
 
 
 def ensure_kernelspec(nb: Any, name: str = "python3", display_name: str = "Python 3 (ipykernel)") -> Any:

@@ -6,9 +6,7 @@ from a top-level `await asyncio.sleep` loop, and an anywidget with an inline ESM
 
 from __future__ import annotations
 
-import textwrap
 
-import nbformat
 import pytest
 
 import jupyterlab_browser
@@ -19,6 +17,7 @@ from jupyterlab_browser import (
     jupyter_server,
     require_chromium,
     run_notebook_in_browser,
+    write_notebook,
 )
 
 pytestmark = pytest.mark.browser
@@ -91,24 +90,13 @@ HOSTILE_CELLS = [
 HANG_CELLS = ["import asyncio", "await asyncio.sleep(600)", "print('unreachable')"]
 
 
-def _make_notebook(path, cells):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    for src in cells:
-        src = textwrap.dedent(src).strip()
-        new = nbformat.v4.new_markdown_cell if src.startswith("#") else nbformat.v4.new_code_cell
-        nb.cells.append(new(src))
-    nbformat.write(nb, path)
-    return path
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("nb")
     nbs = [
-        _make_notebook(d / "smoke.ipynb", CELLS),
-        _make_notebook(d / "hostile.ipynb", HOSTILE_CELLS),
-        _make_notebook(d / "hang.ipynb", HANG_CELLS),
+        write_notebook(d / "smoke.ipynb", CELLS),
+        write_notebook(d / "hostile.ipynb", HOSTILE_CELLS),
+        write_notebook(d / "hang.ipynb", HANG_CELLS),
     ]
     with jupyter_server(notebooks=nbs) as srv:
         yield srv

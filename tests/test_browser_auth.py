@@ -1,8 +1,8 @@
 """A tool's credential request answered in the notebook, in a real JupyterLab: the form shows,
 the key typed into it resumes the invocation through ADK's auth flow, and stays masked."""
-import nbformat
 import pytest
-from jupyterlab_browser import chromium_browser, jupyter_server, require_chromium, run_notebook_in_browser
+from jupyterlab_browser import (chromium_browser, jupyter_server, require_chromium,
+                                run_notebook_in_browser, write_notebook)
 
 pytestmark = pytest.mark.browser
 
@@ -33,10 +33,7 @@ runner = NotebookRunner(LlmAgent(name="forecaster", tools=[weather],
 @pytest.mark.timeout(180)
 def test_credential_form_resumes_the_invocation(tmp_path):
     require_chromium()
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    path = tmp_path / "auth.ipynb"
-    nbformat.write(notebook, path)
+    path = write_notebook(tmp_path / "auth.ipynb", CELLS)
 
     def inspect(page):
         from playwright.sync_api import expect

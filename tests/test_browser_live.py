@@ -1,8 +1,8 @@
 """Live means live: in a real JupyterLab, the card shows the run's first steps while a slow
 tool is still running, before the cell ends (a final snapshot alone would not pass this)."""
-import nbformat
 import pytest
-from jupyterlab_browser import chromium_browser, jupyter_server, require_chromium, run_notebook_in_browser
+from jupyterlab_browser import (chromium_browser, jupyter_server, require_chromium,
+                                run_notebook_in_browser, write_notebook)
 
 pytestmark = pytest.mark.browser
 
@@ -27,10 +27,7 @@ runner = NotebookRunner(LlmAgent(name="slowpoke", tools=[slow_lookup],
 @pytest.mark.timeout(180)
 def test_card_updates_while_the_tool_runs(tmp_path):
     require_chromium()
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    path = tmp_path / "live.ipynb"
-    nbformat.write(notebook, path)
+    path = write_notebook(tmp_path / "live.ipynb", CELLS)
 
     def inspect(page):
         from playwright.sync_api import expect

@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import re
-import textwrap
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -458,16 +457,6 @@ NOTEBOOK_CELLS = [
 ]
 
 
-def make_notebook(path: Path) -> Path:
-    import nbformat
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(src).strip()) for src in NOTEBOOK_CELLS]
-    nbformat.write(nb, path)
-    return path
-
-
 # Every element of every card gets the events a person's mouse and keyboard would send.
 INTERACT_JS = """() => {
   for (const el of document.querySelectorAll('.anb-root *')) {
@@ -506,10 +495,10 @@ def missing_payloads(text):
 @pytest.fixture(scope="module")
 def lab_run(tmp_path_factory, browser):
     """The notebook run in JupyterLab (Run All), inspected, and saved with its widget state."""
-    from jupyterlab_browser import jupyter_server, run_notebook_in_browser
+    from jupyterlab_browser import jupyter_server, run_notebook_in_browser, write_notebook
     from playwright.sync_api import expect
 
-    notebook = make_notebook(tmp_path_factory.mktemp("hostile") / "hostile_run.ipynb")
+    notebook = write_notebook(tmp_path_factory.mktemp("hostile") / "hostile_run.ipynb", NOTEBOOK_CELLS)
     saved = {}
 
     def inspect(page):
