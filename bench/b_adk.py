@@ -254,7 +254,7 @@ def run_adk(quick: bool) -> dict:
     total = warm + rounds * per_round + 2
 
     async def main():
-        from agentnb._views import DashboardView
+        from agentnb.jupyter.views import DashboardView
         bare = BareSide(make_bare(total))
         nb = NbSide(make_nb(total))
         nb_view_runner = make_nb(total)

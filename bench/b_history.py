@@ -22,7 +22,7 @@ KEYS = [f"key_{i}" for i in range(20)] + [f"temp:scratch_{i}" for i in range(2)]
 
 def build(trace, n):
     """Append `n` StateChange records to `trace`, as the adapter would."""
-    from agentnb._records import StateChange, scope_of
+    from agentnb.core.records import StateChange, scope_of
     sid = "s-" + uuid.uuid4().hex[:12]
     state = {}
     inv = None
@@ -49,7 +49,7 @@ def build(trace, n):
 class _Recorded:
     """The DataFrame methods every runner/job/loaded trace has, over a bare trace."""
     def __init__(self, trace):
-        from agentnb._recorded import Recorded
+        from agentnb.core.recorded import Recorded
         self.obj = type("BenchRecorded", (Recorded,), {})()
         self.obj.trace = trace
 
@@ -66,7 +66,7 @@ def _rss():
 
 
 def run_history(quick: bool) -> dict:
-    from agentnb._trace import Trace
+    from agentnb.core.trace import Trace
     import pandas as pd
     repeats = 1 if quick else 3
     mem_n = 200_000   # tracemalloc is slow; bytes per change are flat in n (RSS checks the 1M)

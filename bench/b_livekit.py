@@ -167,6 +167,6 @@ def run_livekit(quick: bool) -> dict:
                 "records_per_turn": rnd(len(job.job.trace) / max(job.turns, 1), 1),
                 "tool_calls_per_turn": {n: rnd(s.userdata.count / max(s.turns, 1), 2)
                                         for n, s in sides.items()},
-                "observer_errors": getattr(job.job, "observer_errors", None)}},
+                "observer_errors": job.job.observer.failures}},
         }
     return asyncio.run(main())

@@ -18,7 +18,7 @@ RATE = 5000   # records per second
 
 
 def _source(trace, seconds, rate, stop, counter):
-    from agentnb._records import Event, StateChange
+    from agentnb.core.records import Event, StateChange
     sid = "s-bench"
     start = time.perf_counter()
     n = 0
@@ -52,9 +52,9 @@ def _source(trace, seconds, rate, stop, counter):
 def run_view(quick: bool) -> dict:
     install_headless_comm()
     seconds = 3 if quick else 10
-    from agentnb._render import Sections
-    from agentnb._trace import Trace
-    from agentnb._views import DashboardView
+    from agentnb.core.render.sections import Sections
+    from agentnb.core.trace import Trace
+    from agentnb.jupyter.views import DashboardView
 
     async def main():
         loop = asyncio.get_running_loop()

@@ -26,7 +26,6 @@ HTML_LIMIT = 1_000_000
 TEXT_LIMIT = 50_000
 MESSAGE_LIMIT = 1_000_000
 ROW_LIMIT = 16_000
-SECONDS = 5.0
 
 STATIC = Path(__file__).resolve().parent.parent / "agentnb" / "static"
 
@@ -59,7 +58,7 @@ def big():
 
     async def go():
         dashboard = runner.view()
-        initial = {"uid": dashboard.widget.uid, "html": dashboard.widget.html, "shells": dashboard.widget.shells,
+        initial = {"uid": dashboard.widget.uid, "html": dashboard.widget.html, "shells": dashboard.widget.shells, "limits": dashboard.widget.limits,
                    "status": dashboard.widget.status}
         dashboard.widget.comm = comm = CapturingComm()
         dashboard.follow(asyncio.get_running_loop(), interval=0.05)
@@ -75,12 +74,12 @@ def big():
 
 
 def card(big):
-    from agentnb._views import LiveView
+    from agentnb.jupyter.views import LiveView
     return LiveView(big.runner.trace, big.invocation.invocation_id)
 
 
 def dashboard(big):
-    from agentnb._views import LiveView
+    from agentnb.jupyter.views import LiveView
     return LiveView(big.runner.trace)
 
 
@@ -121,11 +120,9 @@ def test_a_saved_big_trace_loads_back_whole(big, tmp_path):
 # --- what is shown stays bounded ------------------------------------------------------------
 
 def test_html_faces_stay_bounded_and_say_what_they_cut(big):
-    from agentnb._render import MAX_ROWS
+    from agentnb.core.patch import MAX_ROWS
     for view in (card(big), dashboard(big)):
-        started = time.monotonic()
         html = view.html()
-        assert time.monotonic() - started < SECONDS
         assert len(html) < HTML_LIMIT, len(html)
         # the 1 MB value, JSON-quoted, cut to 300 characters
         assert f"(+{ONE_MB + 2 - 300:,} chars)" in html
@@ -138,14 +135,13 @@ def test_html_faces_stay_bounded_and_say_what_they_cut(big):
     assert f"(+{TEXT_CHARS - 300:,} chars)" in card(big).html()    # the user's text, in the head
 
 
-def test_building_views_and_frames_of_a_big_trace_is_quick(big):
-    from agentnb._views import LiveView
-    started = time.monotonic()
-    LiveView(big.runner.trace).html()
-    LiveView(big.runner.trace, big.invocation.invocation_id).text()
-    big.runner.history()
-    big.runner.events()
-    assert time.monotonic() - started < 2 * SECONDS
+def test_views_and_frames_of_a_big_trace_hold_every_record(big):
+    """(How fast they are built is measured in bench/, not asserted here.)"""
+    from agentnb.jupyter.views import LiveView
+    assert LiveView(big.runner.trace).sections.counts["lane-session"] == N_KEYS + 1
+    assert LiveView(big.runner.trace, big.invocation.invocation_id).text()
+    assert len(big.runner.history()) == len(big.runner.trace.of("state_change"))
+    assert len(big.runner.events()) == len(big.runner.trace.of("event"))
 
 
 def test_dashboard_text_face_stays_bounded(big):
@@ -159,7 +155,7 @@ def test_card_text_face_stays_bounded(big):
 
 
 def test_every_row_stays_bounded(big):
-    from agentnb._render import Sections
+    from agentnb.core.render.sections import Sections
     sections = Sections()
     ops = sections.add(big.runner.trace.snapshot())
     sizes = {op["section"]: max(map(len, op["html"])) for op in ops if op["op"] == "append"}
@@ -199,7 +195,7 @@ def widget_module() -> str:
 @pytest.mark.timeout(120)
 def test_a_big_card_renders_and_the_page_stays_responsive(big):
     from jupyterlab_browser import _INIT_SCRIPT, XSS_GLOBAL, chromium_browser, require_chromium
-    from agentnb._render import MAX_ROWS
+    from agentnb.core.patch import MAX_ROWS
     require_chromium()
     updates = [m for m in big.comm.messages if m.get("method") in ("custom", "update")]
     patches = [m["content"] for m in updates if m["method"] == "custom"]
@@ -250,7 +246,6 @@ def test_a_big_card_renders_and_the_page_stays_responsive(big):
     print(f"\nbrowser: {timings}, {time.monotonic() - started:.1f}s in all; "
           f"{len(patches)} patches, {patches_kept} kept in the page")
     assert hits == []
-    assert timings["live"] < SECONDS and timings["snapshot"] < SECONDS and timings["click"] < SECONDS
     # live, a burst sends only the rows that fit a patch, but every count is already right;
     # the saved snapshot then shows the last MAX_ROWS of each section
     assert all(n <= MAX_ROWS for n, _ in live_rows.values()), live_rows

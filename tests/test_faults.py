@@ -17,7 +17,7 @@ from google.adk.events import EventActions
 from google.adk.tools import ToolContext
 from google.genai import types
 
-from agentnb._views import Invocation
+from agentnb.core.recorded import Invocation
 from agentnb.adk import AdkObserver, NotebookRunner, ScriptedLlm, call, reply
 
 

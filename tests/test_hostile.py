@@ -27,8 +27,9 @@ import hostile_payloads as hp
 from hostile_payloads import (ADK_PLACES, TEMPLATES, check_agentnb_html, check_pandas_html,
                               corpus, shown, texts)
 
-from agentnb._render import stylesheet
-from agentnb._views import LiveView, _shells
+from agentnb.core.render.escape import stylesheet
+from agentnb.core.render.sections import shells as _shells
+from agentnb.jupyter.views import LiveView
 
 TESTS = Path(__file__).resolve().parent
 
@@ -59,17 +60,17 @@ def adk_run(tmp_path_factory):
         await hp.run_asks(runner, asks)
         await asyncio.sleep(0.05)
         dashboard.finish()
-        return dash_comm
-    comm = asyncio.run(go())
+        return dash_comm, dashboard
+    comm, dashboard = asyncio.run(go())
     loaded = agentnb.load(runner.save(tmp_path_factory.mktemp("hostile") / "trace.jsonl"))
-    return SimpleNamespace(runner=runner, asks=asks, comm=comm, loaded=loaded)
+    return SimpleNamespace(runner=runner, asks=asks, comm=comm, loaded=loaded, dashboard=dashboard)
 
 
 def visible_text(runner, reveal=False, others=()) -> str:
     """The text of the dashboard, of every invocation's card and diagram, and of a comparison
     with `others`, checked on the way."""
     import agentnb
-    from agentnb._views import Invocation
+    from agentnb.core.recorded import Invocation
     css = stylesheet()
     pages = [LiveView(runner.trace, reveal=reveal).html()]
     for inv in runner.invocations().invocation_id:
@@ -148,7 +149,16 @@ def test_live_widget_messages_hold_only_agentnb_html(adk_run):
             if m.get("method") == "custom" and m["content"].get("kind") == "agentnb-patch"]
     fragments = [row for p in sent for op in p["ops"] for row in
                  (op["html"] if op["op"] == "append" else [op["html"]])]
-    assert len(fragments) > 300   # a byte budget per patch sends the newest rows; snapshots hold all
+    # A byte budget per patch sends the newest rows and counts the rest: however the run was
+    # timed, every row of every section was either sent live or counted as skipped.
+    sent_or_skipped = {}
+    for p in sent:
+        for op in p["ops"]:
+            if op["op"] == "append":
+                sent_or_skipped[op["section"]] = (sent_or_skipped.get(op["section"], 0)
+                                                  + len(op["html"]) + op.get("skipped", 0))
+    assert sent_or_skipped == adk_run.dashboard.sections.counts
+    assert {"events", "lane-session", "artifacts"} <= set(sent_or_skipped)
     for fragment in fragments:
         check_agentnb_html(fragment, css)
     snapshots = [m["state"]["html"] for m in adk_run.comm.messages
@@ -162,7 +172,7 @@ def test_live_widget_messages_hold_only_agentnb_html(adk_run):
 
 def test_invocation_bundles_hold_only_agentnb_html(adk_run):
     runner = adk_run.runner
-    from agentnb._views import Invocation
+    from agentnb.core.recorded import Invocation
     for inv in runner.invocations().invocation_id:
         bundle = Invocation(runner.trace, runner.session_id, inv)._repr_mimebundle_()
         check_agentnb_html(bundle["text/html"], stylesheet())
@@ -190,7 +200,7 @@ def test_dataframes_hold_only_pandas_html(adk_run):
 def test_mermaid_source_keeps_only_inert_words(adk_run):
     """Mermaid has no escaping: labels keep letters, digits and ` _-.:=` only, so no payload can
     add a directive (`%%{init}%%`), a `click` line, HTML or a line break."""
-    from agentnb._views import Invocation
+    from agentnb.core.recorded import Invocation
     runner = adk_run.runner
     line = re.compile(r"    (participant [A-Z] as \w+|[URAMTS]-{1,2}>>[URAMTS]: [\w .:=-]*)")
     for inv in runner.invocations().invocation_id:
@@ -244,8 +254,8 @@ def participant_attributes(job):
     as LiveKit would, with a participant whose identity and attributes are hostile."""
     who = SimpleNamespace(identity=corpus("pid")[5].text, sid="PA_hostile", kind=0,
                           attributes=dict(zip(texts("patk"), texts("patv"))))
-    job._on_participant_connected(who)
-    job._on_attributes_changed({texts("patk")[0]: texts("patv")[1]}, who)
+    job.observer.on_participant_connected(who)
+    job.observer.on_attributes_changed({texts("patk")[0]: texts("patv")[1]}, who)
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +301,8 @@ def test_livekit_views_hold_only_agentnb_html(livekit_run):
 # --- artifacts, invisible characters and odd values that once got through ------------------
 
 def _artifact_html(filename, mime, data):
-    from agentnb._records import ArtifactVersion
-    from agentnb._trace import Trace
+    from agentnb.core.records import ArtifactVersion
+    from agentnb.core.trace import Trace
     from agentnb.adk import describe_part
     from google.genai import types
     part = (types.Part(text=data) if mime is None
@@ -325,13 +335,13 @@ MORE_INVISIBLE = {0x061C: "ARABIC LETTER MARK", 0x180E: "MONGOLIAN VOWEL SEPARAT
 
 
 def test_listed_invisible_characters_are_shown_as_codes():
-    from agentnb._render import esc
+    from agentnb.core.render.escape import esc
     for code in hp.INVISIBLE:
         assert esc(chr(code)) == f"\\u{code:04x}"
 
 
 def test_every_format_character_is_shown_as_a_code():
-    from agentnb._render import esc
+    from agentnb.core.render.escape import esc
     hidden = "".join(chr(c) for c in MORE_INVISIBLE)
     smuggled = "ok" + "".join(chr(0xE0000 + ord(c)) for c in "ignore previous instructions")
     for text in (hidden, smuggled):
@@ -339,8 +349,8 @@ def test_every_format_character_is_shown_as_a_code():
 
 
 def test_text_face_shows_reordering_characters_as_codes():
-    from agentnb._records import Event, InvocationEnd, InvocationStart, StateChange
-    from agentnb._trace import Trace
+    from agentnb.core.records import Event, InvocationEnd, InvocationStart, StateChange
+    from agentnb.core.trace import Trace
     rtl = "\u202eexe.txt"
     trace = Trace([InvocationStart("s", "i", "a", "hi", 0.0),
                    StateChange("s", "i", "e", 0.0, "a", "tool:x", rtl, "session", None, 1, True),
@@ -358,9 +368,9 @@ class BrokenRepr:
 @pytest.mark.parametrize("value", [__import__("collections").namedtuple("Point", "x y")(1, 2),
                                    BrokenRepr()], ids=["namedtuple", "repr-raises"])
 def test_one_odd_state_value_does_not_break_the_views(value):
-    from agentnb._recorded import Recorded
-    from agentnb._records import StateChange
-    from agentnb._trace import Trace
+    from agentnb.core.recorded import Recorded
+    from agentnb.core.records import StateChange
+    from agentnb.core.trace import Trace
     trace = Trace([StateChange("s", "i", "e", 0.0, "a", "tool:x", "k", "session", None, value, True)])
     recorded = Recorded()
     recorded.trace = trace
@@ -384,7 +394,7 @@ def test_a_view_that_cannot_render_never_reaches_ask(monkeypatch):
         tool_context.state["spot"] = Point(1, 2)
         return {"ok": True}
     # as in a notebook: a kernel is running and the card is displayed (nowhere, here)
-    monkeypatch.setattr("agentnb._views.in_kernel", lambda: True)
+    monkeypatch.setattr("agentnb.jupyter.views.in_kernel", lambda: True)
     monkeypatch.setattr(IPython.display, "display", lambda *args, **kwargs: None)
     runner = NotebookRunner(LlmAgent(name="a", model=ScriptedLlm([call("remember_spot"), reply("ok")]),
                                      tools=[remember_spot]), display=True)

@@ -23,7 +23,7 @@ from jupyterlab_browser import hostile_strings
 from livekit.agents import Agent, AgentSession, JobContext, RunContext, RunResult, function_tool
 
 import agentnb
-from agentnb._views import LiveView
+from agentnb.jupyter.views import LiveView
 from agentnb.livekit import ScriptedLLM  # built on first use: it subclasses LiveKit's llm.LLM
 
 CLOSE_BOUND_S = 5.0
@@ -113,7 +113,7 @@ def closed_cleanly(job, threads_before, env_before, close_seconds):
         thread.join(max(0.0, CLOSE_BOUND_S - close_seconds))
     assert real_threads() == threads_before
     assert livekit_env() == env_before
-    assert job.observer_errors == 0
+    assert job.observer.failures == 0
 
 
 # --- a tool raises --------------------------------------------------------------------------
@@ -408,15 +408,15 @@ def test_hostile_text_is_escaped_in_every_livekit_view(tmp_path):
         # calls there are fed a participant whose every field is hostile.
         mallory = SimpleNamespace(identity=f"mallory{payloads[1]}", sid="PA_evil", kind=0,
                                   attributes={payloads[6]: attr_payload})
-        job._on_participant_connected(mallory)
-        job._on_attributes_changed({"mood": evil}, mallory)
+        job.observer.on_participant_connected(mallory)
+        job.observer.on_attributes_changed({"mood": evil}, mallory)
         await job.ask(f"user {payloads[2]}")
         await job.ask(payloads[6])
         await job.aclose()
         return job
 
     job = run(main())
-    assert job.observer_errors == 0
+    assert job.observer.failures == 0
     must_show = ("&lt;script&gt;", "onerror=", "&lt;img src=x")
     views = {"dashboard": job.view().html(), "reveal": job.view(reveal=True).html()}
     for inv in job.invocations()["invocation_id"]:

@@ -1,0 +1,239 @@
+"""pandas DataFrames built from a trace's records. pandas is imported only when one is asked for."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
+from typing import Any
+
+from .fold import final_state
+from .mask import MASK, is_secret_key, mask_value
+from .records import InvocationEnd, InvocationStart, Record, StateChange
+
+HISTORY_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp", "author",
+                   "source", "key", "scope", "old", "new", "persisted"]
+EVENT_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp", "author", "kind",
+                 "text", "state_delta", "artifact_delta", "function_calls", "function_responses",
+                 "transfer_to_agent", "escalate", "error"]
+ARTIFACT_COLUMNS = ["session_id", "invocation_id", "event_id", "timestamp", "filename", "version",
+                    "mime_type", "size_bytes", "source"]
+INVOCATION_COLUMNS = ["session_id", "invocation_id", "agent", "user_text", "started", "ended",
+                      "duration_s", "n_events", "n_state_changes", "n_artifacts", "status", "error"]
+
+_PLAIN = frozenset({int, float, bool, type(None)})   # values that are never masked
+
+
+def _pd() -> Any:
+    import pandas
+    return pandas
+
+
+def _objects(values: Any) -> Any:
+    """A column of Python objects as they are: pandas 3 would turn a column of strings and
+    None into its string dtype, with NaN for None."""
+    return _pd().Series(values, dtype=object)
+
+
+def _times(values: Sequence[float]) -> Any:
+    import numpy
+    # a float64 array, not a list: pandas converts a list of a million floats ~15x slower
+    return _pd().to_datetime(numpy.asarray(values, dtype="float64"), unit="s", utc=True)
+
+
+def _select(records: Iterable[Record], kind: str, session_id: str | None) -> list[Any]:
+    return [r for r in records
+            if r.kind == kind and (session_id is None or r.session_id == session_id)]
+
+
+def _shown(value: Any, key: object, reveal: bool) -> Any:
+    if reveal or value is None:
+        return value
+    if is_secret_key(key) and type(value) not in _PLAIN:
+        return MASK
+    if isinstance(value, (str, dict, list, tuple)):
+        return mask_value(value)
+    return value
+
+
+def _shown_column(keys: Any, values: Any, reveal: bool) -> Any:
+    """`values` (the old or new of each change, whose keys are `keys`) as shown: masked unless
+    `reveal`. Built for a million rows: numbers and None pass untouched (a column of only those
+    skips the per-value pass), and only keys that name secrets get a second pass."""
+    if reveal:
+        return values
+    if set(map(type, values)) <= _PLAIN:
+        return values
+    out = [v if type(v) in _PLAIN else mask_value(v) for v in values]
+    secret = {k for k in set(keys) if is_secret_key(k)}
+    if secret:
+        for i, k in enumerate(keys):
+            if k in secret and type(out[i]) not in _PLAIN:
+                out[i] = MASK
+    return out
+
+
+def history(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+    """One row per state key change, in the trace's order (which is `seq` order per session)."""
+    import numpy
+    pd = _pd()
+    changes = _select(records, "state_change", session_id)
+
+    def column(name: str, dtype: Any = object) -> Any:
+        # one pass straight into an array: a list first, then pandas' conversion, is 2x slower
+        return numpy.fromiter(map(attrgetter(name), changes), dtype, count=len(changes))
+
+    def shown(name: str) -> Any:
+        return _objects(numpy.fromiter(_shown_column(keys, column(name), reveal), object,
+                                       count=len(changes)))
+    keys = column("key")
+    frame = pd.DataFrame({
+        "session_id": column("session_id"),
+        "invocation_id": column("invocation_id"),
+        "event_id": column("event_id"),
+        "seq": column("seq", "int64"),
+        "timestamp": pd.to_datetime(column("time", "float64"), unit="s", utc=True),
+        "author": column("author"),
+        "source": column("source"),
+        "key": keys,
+        "scope": column("scope"),
+        "old": shown("old"),
+        "new": shown("new"),
+        "persisted": column("persisted", "bool"),
+    }, columns=HISTORY_COLUMNS)
+    return frame
+
+
+def timeline(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+    """Wide: one row per state-changing event (and one for the starting state), one column per
+    key holding its value after that event."""
+    pd = _pd()
+    rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    state: dict[str | None, dict[str, Any]] = {}
+    order: dict[str, int] = {}
+    for c in records:
+        if session_id is not None and c.session_id != session_id:
+            continue
+        if isinstance(c, InvocationEnd):   # temp: keys end with their invocation
+            session_state = state.get(c.session_id, {})
+            for key in [k for k in session_state if k.startswith("temp:")]:
+                session_state[key] = None
+            continue
+        if not isinstance(c, StateChange):
+            continue
+        group = (c.session_id, c.event_id, c.invocation_id, c.source == "initial")
+        session_state = state.setdefault(c.session_id, {})
+        session_state[c.key] = _shown(c.new, c.key, reveal)
+        order.setdefault(c.key, len(order))
+        if rows and rows[-1][0] == group:
+            rows[-1][1]["seq"] = c.seq
+            rows[-1][1]["values"] = dict(session_state)
+        else:
+            rows.append((group, {"seq": c.seq, "values": dict(session_state)}))
+    keys = sorted(order, key=order.__getitem__)
+    data = [{"session_id": g[0], "invocation_id": g[2], "event_id": g[1], "seq": r["seq"],
+             **{k: r["values"].get(k) for k in keys}} for g, r in rows]
+    frame = pd.DataFrame(data, columns=["session_id", "invocation_id", "event_id", "seq", *keys])
+    frame["seq"] = frame["seq"].astype("int64")
+    return frame
+
+
+def events(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+    pd = _pd()
+    evs = _select(records, "event", session_id)
+    seqs: list[int] = []
+    counters: dict[str, int] = {}
+    for e in evs:
+        seqs.append(counters.get(e.session_id, 0))
+        counters[e.session_id] = seqs[-1] + 1
+
+    def shown(v: Any) -> Any:
+        return v if reveal else mask_value(v)
+    return pd.DataFrame({
+        "session_id": [e.session_id for e in evs],
+        "invocation_id": [e.invocation_id for e in evs],
+        "event_id": [e.event_id for e in evs],
+        "seq": pd.array(seqs, dtype="int64"),
+        "timestamp": _times([e.time for e in evs]),
+        "author": [e.author for e in evs],
+        "kind": [e.event_kind for e in evs],
+        "text": [shown(e.text) for e in evs],
+        "state_delta": _objects([shown(e.state_delta) for e in evs]),
+        "artifact_delta": _objects([e.artifact_delta for e in evs]),
+        "function_calls": _objects([shown(e.function_calls) for e in evs]),
+        "function_responses": _objects([shown(e.function_responses) for e in evs]),
+        "transfer_to_agent": [e.transfer_to_agent for e in evs],
+        "escalate": pd.array([e.escalate for e in evs], dtype="bool"),
+        "error": [e.error for e in evs],
+    }, columns=EVENT_COLUMNS)
+
+
+def artifacts(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+    pd = _pd()
+    arts = _select(records, "artifact", session_id)
+    return pd.DataFrame({
+        "session_id": [a.session_id for a in arts],
+        "invocation_id": [a.invocation_id for a in arts],
+        "event_id": [a.event_id for a in arts],
+        "timestamp": _times([a.time for a in arts]),
+        "filename": [a.filename for a in arts],
+        "version": pd.array([a.version for a in arts], dtype="int64"),
+        "mime_type": [a.mime_type for a in arts],
+        "size_bytes": pd.array([a.size_bytes for a in arts], dtype="int64"),
+        "source": [a.source for a in arts],
+    }, columns=ARTIFACT_COLUMNS)
+
+
+def invocations(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+    pd = _pd()
+    table: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if session_id is not None and r.session_id != session_id:
+            continue
+        inv = getattr(r, "invocation_id", None)
+        if isinstance(r, InvocationStart) and inv in table:   # resumed (e.g. after a credential)
+            table[inv].update(status="running", ended=None, error=None)
+        elif isinstance(r, InvocationStart):
+            table[r.invocation_id] = {"session_id": r.session_id, "invocation_id": inv, "agent": r.agent,
+                          "user_text": r.user_text if reveal else mask_value(r.user_text),
+                          "started": r.time, "ended": None, "n_events": 0,
+                          "n_state_changes": 0, "n_artifacts": 0, "status": "running",
+                          "error": None}
+        elif inv in table:
+            row = table[inv]
+            if isinstance(r, InvocationEnd):
+                row.update(ended=r.time, status=r.status, error=r.error)
+            elif r.kind == "event":
+                row["n_events"] += 1
+            elif r.kind == "state_change":
+                row["n_state_changes"] += 1
+            elif r.kind == "artifact":
+                row["n_artifacts"] += 1
+    rows = list(table.values())
+    frame = pd.DataFrame(rows, columns=INVOCATION_COLUMNS)
+    started = _times([r["started"] for r in rows])
+    ended = _times([float("nan") if r["ended"] is None else r["ended"] for r in rows])
+    frame["started"], frame["ended"] = started, ended
+    frame["duration_s"] = pd.array(
+        [None if r["ended"] is None else r["ended"] - r["started"] for r in rows], dtype="Float64")
+    for col in ("n_events", "n_state_changes", "n_artifacts"):
+        frame[col] = frame[col].astype("int64")
+    frame["error"] = _objects([r["error"] for r in rows])   # None where there is none, not NaN
+    return frame
+
+
+def compare(a_records: Sequence[Record], b_records: Sequence[Record], a_session: str | None = None,
+            b_session: str | None = None, reveal: bool = False) -> Any:
+    """One row per key whose final value differs between two traces' (or sessions') states."""
+    pd = _pd()
+    a, b = final_state(a_records, a_session), final_state(b_records, b_session)
+    scopes = {c.key: c.scope for c in (*a_records, *b_records) if isinstance(c, StateChange)}
+    rows = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, _MISSING), b.get(key, _MISSING)
+        if va != vb:
+            rows.append({"key": key, "scope": scopes[key],
+                         "a": None if va is _MISSING else _shown(va, key, reveal),
+                         "b": None if vb is _MISSING else _shown(vb, key, reveal)})
+    return pd.DataFrame(rows, columns=["key", "scope", "a", "b"])
+
+
+_MISSING = object()

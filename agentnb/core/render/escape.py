@@ -1,0 +1,77 @@
+"""Text made safe to show: escaped for HTML, invisible characters made visible, long text
+clipped, secrets masked. Every fragment agentnb renders goes through here."""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from ..mask import mask_text, mask_value
+from ..values import safe_repr
+
+MAX_CELL = 300          # characters of one value shown
+# Characters that can reorder or hide text (Unicode "Cf": bidi controls, zero-width joiners,
+# invisible operators, tag characters used to smuggle hidden text): shown as visible codes.
+_INVISIBLE = re.compile("[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+                        "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+                        "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+                        "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]")
+
+
+def visible(text: str) -> str:
+    """`text` with every invisible or reordering character shown as its code."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def esc(value: object) -> str:
+    """Text safe to put in HTML content or a quoted attribute."""
+    text = html.escape(str(value), quote=True)
+    return text if text.isascii() else visible(text)   # every invisible character is non-ASCII
+
+
+def clip(text: object, limit: int = MAX_CELL) -> str:
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… (+{len(text) - limit:,} chars)"
+
+
+def show(value: Any, key: object = None, reveal: bool = False, limit: int = MAX_CELL) -> str:
+    """A value as short escaped text, masked unless `reveal`."""
+    if not reveal:
+        value = mask_value(value, key)
+    if isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=safe_repr)
+        except (TypeError, ValueError):
+            text = safe_repr(value)
+    if not reveal:   # secrets inside an object's repr, a set, a key
+        text = mask_text(text)
+    return esc(clip(text, limit))
+
+
+def clock(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return resources.files("agentnb").joinpath("static/agentnb.css").read_text(encoding="utf-8")
+
+
+def chip(text: object, cls: str = "") -> str:
+    return f'<span class="anb-chip {cls}">{esc(text)}</span>'
+
+
+def names(items: Iterable[object], limit: int = 20) -> str:
+    """The first `limit` names, and how many more there are."""
+    shown = [clip(str(n), 80) for n in items]
+    more = f" (+{len(shown) - limit:,} more)" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more

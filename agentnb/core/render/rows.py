@@ -1,0 +1,162 @@
+"""Fragments, one per record: escaped HTML rows and their one-line text faces."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..mask import mask_text, mask_value
+from ..records import (
+    ArtifactVersion,
+    ContextSnapshot,
+    Event,
+    Fact,
+    InvocationEnd,
+    InvocationStart,
+    Session,
+    StateChange,
+)
+from ..values import RASTER_IMAGES, safe_repr
+from .escape import chip, clip, clock, esc, names, show
+
+
+def event_html(e: Event, reveal: bool = False) -> str:
+    parts = [f'<span class="anb-time">{clock(e.time)}</span>',
+             chip(e.event_kind, f"anb-k-{esc(e.event_kind)}"),
+             f'<span class="anb-author">{esc(e.author)}</span>']
+    if e.text:
+        text = e.text if reveal else mask_value(e.text)
+        parts.append(f'<span class="anb-text">{esc(clip(text, 600))}</span>')
+    for c in e.function_calls:
+        parts.append(f'<span class="anb-call">→ {esc(c["name"])}({show(c["args"], reveal=reveal)})'
+                     f' <span class="anb-id">{esc(c.get("id") or "")}</span></span>')
+    for r in e.function_responses:
+        parts.append(f'<span class="anb-resp">← {esc(r["name"])}: {show(r["response"], reveal=reveal)}'
+                     f' <span class="anb-id">{esc(r.get("id") or "")}</span></span>')
+    if e.state_delta:
+        parts.append(chip("state: " + names(e.state_delta), "anb-state"))
+    if e.artifact_delta:
+        parts.append(chip("artifact: " + names(f"{f} v{v}" for f, v in e.artifact_delta.items()),
+                           "anb-art"))
+    if e.transfer_to_agent:
+        parts.append(chip(f"transfer → {e.transfer_to_agent}", "anb-transfer"))
+    if e.escalate:
+        parts.append(chip("escalate", "anb-transfer"))
+    if e.auth_requests:
+        parts.append(chip("auth requested", "anb-auth"))
+    if e.error:
+        parts.append(f'<span class="anb-error">{esc(clip(e.error))}</span>')
+    return f'<div class="anb-row anb-event">{" ".join(parts)}</div>'
+
+
+def change_html(c: StateChange, reveal: bool = False) -> str:
+    temp = ' <span class="anb-note">invocation-only</span>' if c.scope == "temp" else ""
+    kind = f" · {esc(c.context_kind)}" if c.context_kind else ""
+    return (f'<div class="anb-row anb-change"><span class="anb-key">{esc(clip(c.key, 120))}</span> '
+            f'<span class="anb-old">{show(c.old, c.key, reveal)}</span> → '
+            f'<span class="anb-new">{show(c.new, c.key, reveal)}</span>{temp} '
+            f'<span class="anb-prov">{esc(c.source)}{kind} #{c.seq}</span></div>')
+
+
+_DATA_URL = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]+={0,2}")
+
+
+def artifact_html(a: ArtifactVersion) -> str:
+    # An <img> only for a raster type whose preview is exactly a base64 data URL of that type.
+    if a.mime_type in RASTER_IMAGES and _DATA_URL.fullmatch(a.preview) \
+            and a.preview.startswith(f"data:{a.mime_type};"):
+        preview = f'<img class="anb-img" alt="{esc(a.filename)}" src="{esc(a.preview)}">'
+    elif a.preview:
+        preview = f'<pre class="anb-pre">{esc(clip(mask_value(a.preview), 1000))}</pre>'
+    else:
+        preview = ""
+    return (f'<div class="anb-row anb-artifact"><span class="anb-key">{esc(clip(a.filename, 120))}</span> '
+            f'{chip(f"v{a.version}")} <span class="anb-prov">{esc(a.mime_type or "?")} · '
+            f'{a.size_bytes:,} bytes · {esc(a.source)}</span>{preview}</div>')
+
+
+def context_html(s: ContextSnapshot, reveal: bool = False) -> str:
+    exposed = {k: v for k, v in s.exposed.items() if v not in (None, "", [], {})}
+    shown = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 120)}</span>'
+                    for k, v in exposed.items())
+    fc = f' <span class="anb-id">function_call_id={esc(s.function_call_id)}</span>' if s.function_call_id else ""
+    return (f'<div class="anb-row anb-context"><span class="anb-time">{clock(s.time)}</span> '
+            f'<span class="anb-hook">{esc(s.hook)}</span> {chip(s.context_kind, "anb-ctx")}'
+            f'<span class="anb-prov">received {esc(s.actual_class)}</span>{fc} '
+            f'<span class="anb-prov">agent={esc(s.agent or "")} · {len(s.state)} state keys</span>'
+            f'<div class="anb-exposed">{shown}</div></div>')
+
+
+def context_line(s: ContextSnapshot) -> str:
+    """One line per context, for the dashboard: each invocation's card has the full rows."""
+    return (f'<div class="anb-row anb-context"><span class="anb-time">{clock(s.time)}</span> '
+            f'<span class="anb-hook">{esc(s.hook)}</span> {chip(s.context_kind, "anb-ctx")}'
+            f'<span class="anb-prov">received {esc(s.actual_class)} · agent={esc(s.agent or "")}</span></div>')
+
+
+JOB_TOPICS = ("job", "process", "room", "connection", "participant", "shutdown")
+
+
+def fact_section(topic: str) -> str:
+    """Where a fact goes: LiveKit's job facts and log records have sections of their own."""
+    return "job" if topic in JOB_TOPICS else "logs" if topic == "log" else "facts"
+
+
+def log_html(f: Fact, reveal: bool = False) -> str:
+    d = f.data
+    fields = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 120)}</span>'
+                     for k, v in (d.get("fields") or {}).items())
+    return (f'<div class="anb-row anb-log"><span class="anb-time">{clock(f.time)}</span> '
+            f'{chip(d.get("level", ""), "anb-topic")} <span class="anb-prov">{esc(d.get("logger", ""))}</span> '
+            f'<span class="anb-text">{esc(clip(mask_value(d.get("message", "")) if not reveal else d.get("message", ""), 300))}</span> '
+            f'{fields}</div>')
+
+
+def fact_html(f: Fact, reveal: bool = False) -> str:
+    if f.topic == "log":
+        return log_html(f, reveal)
+    items = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 200)}</span>'
+                    for k, v in f.data.items() if v not in (None, "", [], {}))
+    return (f'<div class="anb-row anb-fact"><span class="anb-time">{clock(f.time)}</span> '
+            f'{chip(f.topic, "anb-topic")} {items}</div>')
+
+
+def session_words(session: Session) -> tuple[str, str]:
+    """Where a session runs and who runs it, in its framework's words."""
+    if session.framework == "livekit":
+        return f"room {session.app}", f"agent {session.user}"
+    return f"app {session.app}", f"user {session.user}"
+
+
+def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: Session | None,
+                    ended_early: bool = False, branch: str | None = None) -> str:
+    status = end.status if end else "running"
+    took = f" · {end.time - start.time:.3f} s" if end else ""
+    if ended_early:
+        took += " " + chip("end_invocation", "anb-transfer")
+    err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
+    who = " · ".join(map(esc, session_words(session))) + " · " if session else ""
+    return (f'<div class="anb-head"><span class="anb-title">invocation {esc(start.invocation_id)}</span> '
+            f'{chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'
+            f'session {esc(start.session_id)} · agent {esc(start.agent)}'
+            f'{f" · branch {esc(branch)}" if branch else ""} · user said: '
+            f'<q>{esc(clip(mask_value(start.user_text), 300))}</q></div></div>')
+
+
+def short(value: Any, key: object, reveal: bool) -> str:
+    if not reveal:
+        value = mask_value(value, key)
+    text = safe_repr(value)
+    return clip(text if reveal else mask_text(text), 80)
+
+
+def event_text(e: Event) -> str:
+    bits = [f"{e.event_kind:<17} {e.author}"]
+    if e.text:
+        bits.append(repr(clip(mask_value(e.text), 80)))
+    bits += [f"call {c['name']}({clip(repr(mask_value(c['args'])), 60)})" for c in e.function_calls]
+    bits += [f"response {r['name']}" for r in e.function_responses]
+    if e.state_delta:
+        bits.append(f"state {sorted(map(str, e.state_delta))}")
+    if e.error:
+        bits.append(f"error {clip(e.error, 80)}")
+    return " ".join(bits)

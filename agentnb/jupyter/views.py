@@ -1,0 +1,236 @@
+"""The Jupyter layer's views: live widgets over a trace, with static HTML and text faces.
+
+A view renders records with `core.render.sections.Sections`, follows the trace through a `Throttle`, and
+sends only the fragments that are new, from the kernel's own loop (ipykernel 7 drops widget
+messages sent from other threads).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..core.render.sections import Sections
+from ..core.throttle import Schedule, Throttle
+from ..core.trace import Trace
+from .forms import card_host, credential_form
+from .widget import WIDGET_MIME, new_widget, send_patch
+
+log = logging.getLogger("agentnb.views")
+SNAPSHOT_EVERY_S = 2.0      # a dashboard re-saves its full snapshot at most this often
+_following: weakref.WeakSet[LiveView] = weakref.WeakSet()
+
+
+def in_kernel() -> bool:
+    """True inside a running Jupyter kernel (where widgets can be shown)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    from IPython import get_ipython
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class LiveView:
+    """A view of a trace (one invocation, or everything) that can follow it live."""
+
+    def __init__(self, trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
+                 reveal: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+        self.trace, self.invocation_id, self.reveal, self.clock = trace, invocation_id, reveal, clock
+        self.sections = Sections(invocation_id, title, reveal)
+        self.cursor = len(trace)
+        self.sections.add(trace.snapshot()[: self.cursor])
+        self._widget: Any = None
+        self._snapshot_due, self._snapshot_at = False, float("-inf")
+        self._snapshot_timer = False
+        self._schedule: Schedule | None = None
+        self._throttle: Throttle | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.messages_sent = 0
+
+    # -- faces --
+    def html(self) -> str:
+        return self.sections.html()
+
+    def text(self) -> str:
+        return self.sections.text()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": self.text(), "text/html": self.html()}
+        if in_kernel():
+            self.follow()
+            bundle[WIDGET_MIME] = {"version_major": 2, "version_minor": 0,
+                                   "model_id": self.widget.model_id}
+        return bundle
+
+    @property
+    def widget(self) -> Any:
+        if self._widget is None:
+            self._widget = new_widget(self.sections.html(), self.sections.status())
+        return self._widget
+
+    # -- following the trace --
+    def follow(self, loop: Any = None, interval: float = 0.1,
+               schedule: Schedule | None = None) -> LiveView:
+        """Start sending new fragments as the trace grows, at most every `interval` s, through
+        `schedule(delay, fn)` (default: on `loop`, the running one)."""
+        if self._throttle is not None:
+            return self
+        if schedule is None:
+            if loop is None:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    return self   # no loop, nothing to flush on: the view stays a snapshot
+            schedule = _on_loop(loop)
+        self._schedule = schedule
+        self._throttle = Throttle(self.flush, schedule, interval, self.clock)
+        self._unsubscribe = self.trace.subscribe(self._throttle.mark)
+        _following.add(self)
+        _save_after_each_cell()
+        return self
+
+    def flush(self) -> None:
+        """Send what is new. A view that fails logs it and stays as it was: it is never allowed
+        to reach the agent run it shows."""
+        try:
+            self._send_new()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
+
+    def _send_new(self) -> None:
+        new = self.trace.snapshot(self.cursor)
+        if not new:
+            return
+        self.cursor += len(new)
+        ops = self.sections.add(new)
+        if not ops or self._widget is None:
+            return
+        send_patch(self._widget, ops)
+        self.messages_sent += 1
+        self._widget.status = self.sections.status()
+        if self.invocation_id is None and any(r.kind == "invocation_end" for r in new):
+            self._snapshot_due = True
+        self._save_snapshot_when_due()
+
+    def _save_snapshot_when_due(self) -> None:
+        """Save a due snapshot now if the last is old enough, else once it is: a quiet trace
+        sends no more marks, and the saved notebook must not keep the state of mid-run."""
+        if not self._snapshot_due:
+            return
+        wait = self._snapshot_at + SNAPSHOT_EVERY_S - self.clock()
+        if wait <= 0:
+            self.save_snapshot()
+        elif not self._snapshot_timer and self._schedule is not None:
+            self._snapshot_timer = True
+            self._schedule(wait, self._deferred_snapshot)
+
+    def _deferred_snapshot(self) -> None:
+        self._snapshot_timer = False
+        self.flush()
+        try:
+            self._save_snapshot_when_due()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
+
+    def catch_up(self) -> None:
+        """Send what is new and save a due snapshot now, whatever the throttles say: a cell
+        has ended, and a notebook saved (or a kernel shut down) now must show the run's end."""
+        self.flush()
+        try:
+            if self._snapshot_due:
+                self.save_snapshot()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
+
+    def save_snapshot(self) -> None:
+        """Make the widget's saved state the full snapshot (what a saved notebook shows)."""
+        self._snapshot_due, self._snapshot_at = False, self.clock()
+        if self._widget is not None:
+            self._widget.html = self.sections.html()
+
+    def finish(self) -> None:
+        """Stop following; flush what is left and make the saved state the full snapshot."""
+        _following.discard(self)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._throttle is not None:
+            self._throttle.close()
+        else:
+            self.flush()
+        if self._widget is not None:
+            try:
+                self.save_snapshot()
+                self._widget.status = self.sections.status()
+            except Exception:
+                log.warning("agentnb could not finish a view", exc_info=True)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> Schedule:
+    """A schedule that runs `fn` on `loop` after `delay` s, from any thread."""
+    def schedule(delay: float, fn: Callable[[], None]) -> None:
+        loop.call_soon_threadsafe(loop.call_later, delay, fn)
+    return schedule
+
+
+_shells_watched: weakref.WeakSet = weakref.WeakSet()
+
+
+def _save_after_each_cell() -> None:
+    """Once per IPython shell: after every cell, each following view sends what is new and
+    saves a due snapshot, on the kernel's thread, before the cell's reply (so nbclient and a
+    saved notebook both get the run's end, even when the kernel shuts down right after)."""
+    if "IPython" not in sys.modules:
+        return
+    from IPython import get_ipython
+    shell = get_ipython()
+    if shell is None or shell in _shells_watched:
+        return
+    shell.events.register("post_run_cell", _catch_up_all)
+    _shells_watched.add(shell)
+
+
+def _catch_up_all(*_: object) -> None:
+    for view in list(_following):
+        view.catch_up()
+
+
+class DashboardView(LiveView):
+    """`runner.view()`: sessions, invocations, timeline, state lanes, artifacts, context."""
+
+    def __init__(self, trace: Trace, title: str = "agentnb", reveal: bool = False) -> None:
+        super().__init__(trace, None, title, reveal)
+
+
+def view(trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
+         reveal: bool = False) -> LiveView:
+    """A dashboard of the whole trace, or the card of one invocation (see `core.faces`)."""
+    if invocation_id is None:
+        return DashboardView(trace, title, reveal)
+    return LiveView(trace, invocation_id, title, reveal)
+
+
+@contextmanager
+def live_card(trace: Trace, invocation_id: str, enabled: bool = True,
+              owner: Any = None) -> Iterator[bool]:
+    """Show a live card for `invocation_id` while the body runs; yields whether it was shown.
+    When the run ends waiting for a credential the owner can take, a form asks for it."""
+    if not enabled or not in_kernel():
+        yield False
+        return
+    from IPython.display import display
+    card = LiveView(trace, invocation_id)
+    card.follow()
+    (card_host.get() or display)(card)
+    try:
+        yield True
+    finally:
+        card.finish()
+        for request in getattr(owner, "pending_credentials", lambda: [])():
+            if request["invocation_id"] == invocation_id:
+                display(credential_form(owner, request))

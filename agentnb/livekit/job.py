@@ -1,0 +1,414 @@
+"""`NotebookJob`: one LiveKit job driven from a notebook. It composes the runtime (LiveKit's
+server on a private loop thread), the observer (events -> records) and log capture, and owns
+the turns: starting them on the job's loop and ending each one exactly once."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import contextvars
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from ..core.recorded import Recorded
+from ..core.records import Fact, InvocationEnd, InvocationStart
+from ..core.trace import Trace
+from . import internals, runtime
+from .logs import JobLogCapture
+from .mapping import describe, new_id
+from .observer import JobObserver
+from .scripted import scripted_llm_class
+
+CONSOLE_MODE = "console (no LiveKit server)"
+# LiveKit retries a connection for 20-32 s by itself; the whole attempt is bounded here so a
+# refused or silent server fails start() within 10 s.
+CONNECT_TIMEOUT_S = 5.0
+SETTLE_S = 2.0               # start() waits this long for the entrypoint to end or start a session
+SESSION_WAIT_S = 10.0        # ask() waits this long for the entrypoint's AgentSession
+SESSION_POLL_S = 0.05
+INTERRUPTED_TURN_WAIT_S = 6.0
+# aclose() returns within 5 s: every step below is bounded, and all of them by CLOSE_BUDGET_S.
+CLOSE_BUDGET_S = 4.3
+TURN_STOP_S = 0.5            # cut off a running turn and its tools
+ENTRY_CANCEL_S = 0.5
+THREAD_STOP_S = 0.5          # the closer thread, once its work is done
+CUT_OFF = "job closed during the turn"
+
+
+class NotebookJob(Recorded):
+    """One LiveKit job driven from a notebook: `await job.start()`, `await job.ask(text)` (a
+    LiveKit `RunResult`), `job.context` (the real `JobContext`), `await job.aclose()`.
+
+    With `agent=`, a built-in entrypoint starts a text-only `AgentSession(llm=..., userdata=...)`
+    (`llm` defaults to the agent's own, else an echoing `ScriptedLLM`). With `entrypoint=`, the
+    user's `async def entrypoint(ctx)` runs and `ask()` talks to the AgentSession it starts.
+    A real server is used when `url` (or LIVEKIT_URL, with a key and secret) is set; otherwise
+    LiveKit's console path with its mock room. `LIVEKIT_*` variables that LiveKit writes into
+    os.environ are put back as they were, so inside a job `ctx.api` sees only the caller's own.
+    """
+
+    def __init__(self, *, agent: Any = None,
+                 entrypoint: Callable[[Any], Coroutine[Any, Any, Any]] | None = None,
+                 llm: Any = None, userdata: Any = None, room: str = "agentnb",
+                 url: str | None = None, api_key: str | None = None,
+                 api_secret: str | None = None, display: bool = True,
+                 log_level: int = logging.INFO) -> None:
+        if (agent is None) == (entrypoint is None):
+            raise TypeError("agentnb: NotebookJob needs exactly one of agent= or entrypoint=")
+        if entrypoint is not None and (llm is not None or userdata is not None):
+            raise TypeError("agentnb: llm= and userdata= are for the built-in session (agent=); "
+                            "an entrypoint passes them to the AgentSession it starts")
+        if entrypoint is not None and not asyncio.iscoroutinefunction(entrypoint):
+            raise TypeError("agentnb: entrypoint must be an `async def entrypoint(ctx)` function")
+        self.server_url = url or os.environ.get("LIVEKIT_URL") or None
+        self._api_key = api_key or os.environ.get("LIVEKIT_API_KEY") or None
+        self._api_secret = api_secret or os.environ.get("LIVEKIT_API_SECRET") or None
+        if self.server_url and not (self._api_key and self._api_secret):
+            raise ValueError(f"agentnb: the LiveKit server at {self.server_url} needs api_key= "
+                             f"and api_secret= (or LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")
+        self.agent, self.entrypoint, self.llm, self.userdata = agent, entrypoint, llm, userdata
+        self.room, self.display, self.log_level = room, display, log_level
+        self.mode = f"LiveKit server at {self.server_url}" if self.server_url else CONSOLE_MODE
+        self.title = f"LiveKit job · room {room} · {self.mode}"
+        self.agent_identity = new_id("agentnb-agent")
+        self.trace = Trace()
+        self.last_result: Any = None
+        # Set from the job's thread; the notebook waits on them with `runtime.first`.
+        self._entered: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._entry_done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._session_ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.observer = JobObserver(self.trace, mode=self.mode, server_url=self.server_url,
+                                    agent=agent, on_session_ready=lambda: runtime.resolve(self._session_ready))
+
+        self._started = self._closed = False
+        self._start_lock = asyncio.Lock()
+        self._server: Any = None
+        self._loop_thread: runtime.LoopThread | None = None
+        self._log_capture: JobLogCapture | None = None
+        self._env_before: dict[str, str] | None = None
+        # Known once the entrypoint runs: the job's context, loop, context variables, thread.
+        self._ctx: Any = None
+        self._job_loop: asyncio.AbstractEventLoop | None = None
+        self._job_vars: contextvars.Context | None = None
+        self._entry_task: asyncio.Task[Any] | None = None
+        self._session_watch: asyncio.Task[Any] | None = None
+        # The turns (`_open_turns` under `_turn_lock`: a turn ends once, from ask() or aclose()).
+        self._last_run: Any = None
+        self._turn_cut_off: set[str] = set()      # turns still running when aclose() began
+        self._turn_tasks: set[asyncio.Task[Any]] = set()   # the job loop's tasks running turns
+        self._open_turns: set[str] = set()        # invocations started and not yet ended
+        self._turn_lock = threading.Lock()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def session_id(self) -> str | None:
+        """The job's id, which is its session's id in the trace (known once it runs)."""
+        return self.observer.session_id
+
+    @property
+    def context(self) -> Any:
+        """The job's real `livekit.agents.JobContext` (it lives on the job's own loop)."""
+        if self._ctx is None:
+            raise RuntimeError("agentnb: the job has not started: await job.start() runtime.first")
+        return self._ctx
+
+    @property
+    def session(self) -> Any:
+        """The `AgentSession` that `ask()` talks to, once there is one."""
+        return self.observer.session
+
+    async def start(self) -> None:
+        """Start LiveKit's server on a private loop thread and run the job's entrypoint."""
+        async with self._start_lock:
+            if self._closed:
+                raise RuntimeError("agentnb: this job is closed; make a new NotebookJob")
+            if self._started:
+                return
+            self._started = True
+            internals.import_livekit()
+            self._env_before = internals.livekit_env()
+            self._log_capture = JobLogCapture(self.observer.on_log, self.observer.guard,
+                                              self.log_level)
+            self._log_capture.install()
+            self._loop_thread = runtime.LoopThread(f"agentnb-livekit-{self.room}")
+            self.observer.server_thread_id = self._loop_thread.thread.ident
+            runtime.close_at_exit(self)
+            try:
+                await self._launch_job()
+            except BaseException:
+                await runtime.in_thread(self.shutdown_blocking, "agentnb-livekit-close", THREAD_STOP_S)
+                self._closed = True
+                raise
+
+    async def ask(self, text: str) -> Any:
+        """One user turn on the job's AgentSession; returns LiveKit's `RunResult`."""
+        if not self._started:
+            await self.start()
+        if self._closed:
+            raise RuntimeError("agentnb: this job is closed; make a new NotebookJob")
+        session = await self._primary_session()
+        if self.observer.session_closed:
+            raise RuntimeError(f"agentnb: the job's AgentSession has closed "
+                               f"({self.observer.session_closed}); make a new NotebookJob")
+        invocation_id = new_id("inv")
+        with self._turn_lock:
+            if self._closed:  # closed while ask() waited for the session
+                raise RuntimeError("agentnb: this job is closed; make a new NotebookJob")
+            self._open_turns.add(invocation_id)
+            self.trace.append(InvocationStart(self.session_id or "", invocation_id,
+                                              self.observer.agent_id(), str(text), time.time()))
+        status, error = "ok", None
+        with self._live(invocation_id):  # the end record lands before the live card's last flush
+            try:
+                turn = self._in_job(lambda: self._turn(session, str(text), invocation_id),
+                                    tasks=self._turn_tasks)
+                result = await asyncio.wrap_future(turn)
+            except BaseException as exc:  # cancelled or KeyboardInterrupt: interrupted
+                if self._closed:  # aclose() cut the turn off
+                    status, error = "interrupted", CUT_OFF
+                    if isinstance(exc, asyncio.CancelledError) and not runtime.cancelling():
+                        # Nobody cancelled this ask(): the job was closed under it.
+                        raise RuntimeError(f"agentnb: the {CUT_OFF}") from None
+                else:
+                    status = "error" if isinstance(exc, Exception) else "interrupted"
+                    error = describe(exc)
+                raise
+            else:
+                if invocation_id in self._turn_cut_off:
+                    status, error = "interrupted", CUT_OFF
+                elif errors := self.observer.turn_errors.get(invocation_id):
+                    status, error = "error", "; ".join(errors)
+                elif invocation_id in self.observer.turn_interrupted:
+                    status = "interrupted"
+                self.last_result = result
+                return result
+            finally:
+                self.observer.turn_errors.pop(invocation_id, None)
+                self.observer.turn_interrupted.discard(invocation_id)
+                self._turn_cut_off.discard(invocation_id)
+                self._end_turn(invocation_id, status, error)
+
+    async def aclose(self) -> None:
+        """Shut the job down: a running turn is cut off (its tools cancelled, the turn recorded
+        "interrupted"), shutdown callbacks run, the entrypoint is cancelled if it is still
+        running, and no thread is left. Returns within 5 s; nothing is recorded after."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._started:
+            began = time.monotonic()
+            await runtime.in_thread(self.shutdown_blocking, "agentnb-livekit-close", THREAD_STOP_S)
+            # The last record: the trace is sealed (see `shutdown_blocking`).
+            self.trace.append(Fact(self.session_id, None, time.time(), "shutdown", {
+                "event": "closed", "seconds": round(time.monotonic() - began, 3)}))
+
+    # -- starting -----------------------------------------------------------------------------
+
+    async def _launch_job(self) -> None:
+        assert self._loop_thread is not None and self._env_before is not None
+        self._server = runtime.new_server(self._run_entrypoint, url=self.server_url,
+                                  api_key=self._api_key, api_secret=self._api_secret)
+        await runtime.run_server(self._loop_thread, self._server, self._env_before)
+        await runtime.launch_job(self._loop_thread, self._server, self.room, url=self.server_url,
+                         api_key=self._api_key, api_secret=self._api_secret,
+                         identity=self.agent_identity)
+        await runtime.first(self._entered, self._entry_done, timeout=runtime.START_TIMEOUT_S)
+        for future in (self._entered, self._entry_done):
+            if future.done() and (failure := future.exception()) is not None:
+                raise failure
+        if not self._entered.done():
+            raise TimeoutError(f"agentnb: the job's entrypoint did not start within "
+                               f"{runtime.START_TIMEOUT_S:g} s")
+        await runtime.first(self._entry_done, self._session_ready, timeout=SETTLE_S)
+        if self._entry_done.done() and (failure := self._entry_done.exception()) is not None:
+            raise failure
+
+    # -- the job's side (these run on the job's loop, in its thread) --------------------------
+
+    async def _run_entrypoint(self, ctx: Any) -> None:
+        """LiveKit's entrypoint for this job: records the JobContext, connects to a real server
+        within a bound, then runs the built-in session or the user's entrypoint."""
+        try:
+            self._ctx = ctx
+            self._job_loop = asyncio.get_running_loop()
+            self._job_vars = contextvars.copy_context()
+            self._entry_task = asyncio.current_task()
+            self.observer.bind(ctx, self.userdata)
+            ctx.add_shutdown_callback(self._on_job_shutdown)
+            if self.server_url and not await self._connect(ctx):
+                return
+        except Exception as exc:
+            runtime.resolve(self._entered, exc)
+            runtime.resolve(self._entry_done)
+            raise
+        self.observer.record_room(ctx)
+        runtime.resolve(self._entered)
+        self._session_watch = asyncio.create_task(self._watch_for_session(ctx))
+        try:
+            if self.entrypoint is not None:
+                await self.entrypoint(ctx)
+            else:
+                await self._start_builtin_session(ctx)
+        except BaseException as exc:
+            self.observer.fact("job", {"event": "entrypoint cancelled"}
+                               if isinstance(exc, asyncio.CancelledError)
+                               else {"event": "entrypoint failed", "error": describe(exc)})
+            runtime.resolve(self._entry_done, exc)
+            raise
+        session = internals.primary_session_of(ctx)
+        if session is not None:
+            self.observer.attach(session)
+        runtime.resolve(self._entry_done)
+
+    async def _connect(self, ctx: Any) -> bool:
+        """Connect the job's real Room within CONNECT_TIMEOUT_S; on failure, end the job and
+        hand start() a ConnectionError that names the URL and the cause."""
+        try:
+            await asyncio.wait_for(ctx.connect(), CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            cause = (f"no answer within {CONNECT_TIMEOUT_S:g} s"
+                     if isinstance(exc, TimeoutError) else describe(exc))
+            self.observer.fact("connection", {"state": "failed", "url": self.server_url,
+                                              "cause": cause})
+            runtime.resolve(self._entered, ConnectionError(
+                f"agentnb: could not connect to the LiveKit server at {self.server_url}: "
+                f"{cause}"))
+            runtime.resolve(self._entry_done)
+            ctx.shutdown("agentnb: could not connect")
+            return False
+        self.observer.watch_room(ctx.room)
+        return True
+
+    async def _start_builtin_session(self, ctx: Any) -> None:
+        from livekit.agents import AgentSession
+        from livekit.agents.types import NOT_GIVEN
+        await ctx.connect()
+        model = self.llm
+        if model is None and not internals.is_given(getattr(self.agent, "llm", NOT_GIVEN)):
+            model = scripted_llm_class()()
+        session = AgentSession(
+            llm=NOT_GIVEN if model is None else model, vad=None,
+            turn_handling={"turn_detection": None},  # text turns only: no audio to segment
+            user_away_timeout=None,
+            userdata=NOT_GIVEN if self.userdata is None else self.userdata)
+        self.observer.attach(session)
+        # No room: the mock room would turn audio output on, which fails without a TTS.
+        await session.start(self.agent)
+
+    async def _watch_for_session(self, ctx: Any) -> None:
+        """Attach the observer to the AgentSession a user's entrypoint starts, as soon as it
+        becomes the job's primary session (LiveKit offers no event for that)."""
+        while self.observer.session is None:
+            session = internals.primary_session_of(ctx)
+            if session is not None:
+                self.observer.attach(session)
+                return
+            await asyncio.sleep(SESSION_POLL_S)
+
+    async def _turn(self, session: Any, text: str, invocation_id: str) -> Any:
+        if self._last_run is not None and not self._last_run.done():
+            # An interrupted turn ends when LiveKit has stopped its speech (up to 5 s); a new
+            # run before that fails with "nested runs are not supported".
+            try:
+                await asyncio.wait_for(asyncio.shield(asyncio.ensure_future(self._last_run)),
+                                       INTERRUPTED_TURN_WAIT_S)
+            except Exception:
+                pass
+        self.observer.invocation = invocation_id
+        try:
+            self._last_run = session.run(user_input=text)
+            return await self._last_run
+        except asyncio.CancelledError:
+            # The caller gave up on the turn: stop the reply LiveKit is still producing.
+            internals.interrupt(session)
+            raise
+        finally:
+            if self._closed:  # aclose() cut the turn off
+                self._turn_cut_off.add(invocation_id)
+            # Writes outside a tool (e.g. in on_user_turn_completed) show up here.
+            self.observer.record_userdata(None, "userdata")
+            self.observer.record_usage(session)
+            self.observer.invocation = None
+
+    async def _on_job_shutdown(self, reason: str) -> None:
+        if self._session_watch is not None:
+            self._session_watch.cancel()
+        self.observer.record_shutdown(
+            reason, internals.shutdown_callback_names(self._ctx, self._on_job_shutdown))
+
+    # -- turns and shutdown -------------------------------------------------------------------
+
+    def _in_job(self, make_coro: Callable[[], Coroutine[Any, Any, Any]], *,
+                tasks: set[asyncio.Task[Any]] | None = None) -> concurrent.futures.Future[Any]:
+        """`make_coro()` as a task on the job's loop, in the job's context variables (so
+        `get_job_context()` works in a tool); with `tasks`, none starts once the job closes."""
+        assert self._job_loop is not None
+        return runtime.run_in_loop(self._job_loop, self._job_vars, make_coro, tasks=tasks,
+                           refused=lambda: self._closed)
+
+    async def _primary_session(self) -> Any:
+        if not self._session_ready.done():
+            await runtime.first(self._session_ready, self._entry_done, timeout=SESSION_WAIT_S)
+        if not self._session_ready.done():
+            if self._entry_done.done():
+                raise RuntimeError("agentnb: the entrypoint started no AgentSession, and ask() "
+                                   "needs one (`await session.start(agent)` in the entrypoint)")
+            raise TimeoutError(f"agentnb: the entrypoint started no AgentSession within "
+                               f"{SESSION_WAIT_S:g} s")
+        return self.observer.session
+
+    def _end_turn(self, invocation_id: str, status: str, error: str | None) -> None:
+        """The turn's end record, once: from `ask()`, or from `aclose()` for a turn it cut off
+        (before it returns, whatever the notebook's loop does meanwhile)."""
+        with self._turn_lock:
+            if invocation_id not in self._open_turns:
+                return
+            self._open_turns.discard(invocation_id)
+            self.trace.append(InvocationEnd(self.session_id or "", invocation_id, time.time(),
+                                            status, error))
+
+    def shutdown_blocking(self) -> None:
+        """Close everything this job started, each step bounded and all of them within
+        CLOSE_BUDGET_S; safe to call twice."""
+        runtime.running_jobs.discard(self)
+        self._closed = True  # from here no turn starts, and a turn that ends is cut off
+        left = runtime.Budget(CLOSE_BUDGET_S)
+        job_thread = runtime.thread_with_id(self.observer.job_thread_id)
+        if job_thread is not None and self._job_loop is not None and not self._job_loop.is_closed():
+            stopped = self._in_job(lambda: internals.stop_turns(
+                set(self._turn_tasks), self.observer.session, TURN_STOP_S))
+            concurrent.futures.wait([stopped], left(TURN_STOP_S + 0.1))
+        for invocation_id in list(self._open_turns):
+            self._end_turn(invocation_id, "interrupted", CUT_OFF)
+        if self._entry_task is not None and self._job_loop is not None \
+                and not self._entry_done.done():
+            # LiveKit waits 15 s for a running entrypoint before its shutdown callbacks.
+            with contextlib.suppress(RuntimeError):
+                self._job_loop.call_soon_threadsafe(self._entry_task.cancel)
+            concurrent.futures.wait([self._entry_done], left(ENTRY_CANCEL_S))
+        stuck = self._loop_thread is not None and not runtime.stop_server(
+            self._loop_thread, self._server, job_thread, left)
+        if self._log_capture is not None:
+            self._log_capture.uninstall()
+            self._log_capture = None
+        if self._env_before is not None:
+            internals.restore_livekit_env(self._env_before)
+        if stuck:
+            self.observer.fact("shutdown", {
+                "event": "stuck", "warning": "LiveKit's job did not finish within the bound; "
+                                             "its thread may still be running, and what it "
+                                             "does from here on is not recorded"})
+        self.observer.seal()  # a closed job's trace is final

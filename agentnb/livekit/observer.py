@@ -1,0 +1,350 @@
+"""`JobObserver`: LiveKit's job, session and room events -> records. Its handlers are sync, run on
+the job's thread, and never raise into LiveKit (each runs under the observer's `Guard`)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from ..core.guard import Guard, guarded
+from ..core.records import ContextSnapshot, Event, Fact, Record, Session, StateChange
+from ..core.trace import Trace
+from ..core.values import copy_value
+from .internals import emitted, job_context, userdata_of
+from .mapping import arguments, changes, describe, enum_name, fields_of, new_id, participant_data
+
+log = logging.getLogger("agentnb.livekit")
+LOG_TEXT_CHARS = 4000
+SESSION_EVENTS = ("conversation_item_added", "function_tools_executed", "tool_execution_updated",
+                  "agent_state_changed", "error", "close")
+
+
+class JobObserver:
+    """Records one job. The job tells it the turn that is running (`invocation`); it tells the
+    job when the AgentSession is ready (`on_session_ready`) and why it closed
+    (`session_closed`), and keeps each turn's errors and interruptions for the job to read."""
+
+    def __init__(self, trace: Trace, *, mode: str, server_url: str | None, agent: Any,
+                 on_session_ready: Callable[[], None]) -> None:
+        self.trace, self.mode, self.server_url, self.agent = trace, mode, server_url, agent
+        self.on_session_ready = on_session_ready
+        self.guard = Guard(log)
+        self.session_id: str | None = None
+        self.session: Any = None
+        self.session_closed: str | None = None
+        self.invocation: str | None = None         # the turn running now
+        self.turn_errors: dict[str, list[str]] = {}
+        self.turn_interrupted: set[str] = set()
+        # Known once the job runs: whose log records are the job's.
+        self.ctx: Any = None
+        self.job_thread_id: int | None = None
+        self.server_thread_id: int | None = None
+        self.userdata_seen: dict[str, Any] = {}
+        self._usage_seen: list[Any] | None = None
+        self._call_names: dict[str, str] = {}
+        self._call_errors: dict[str, str] = {}
+        self._participant_attributes: dict[str, dict[str, Any]] = {}
+        self._early_logs: list[Fact] = []
+        self._sealed = False                  # set when the job is closed: nothing after
+        self.dropped_after_close = 0
+        self._log_lock = threading.RLock()    # a trace listener may log while it is held
+
+    @property
+    def sid(self) -> str:
+        """The session id for event and state records (the job's id, once bound)."""
+        return self.session_id or ""
+
+    @property
+    def failures(self) -> int:
+        """Handlers whose recording failed (each time, LiveKit went on)."""
+        return self.guard.failures
+
+    # -- the job -----------------------------------------------------------------------------
+
+    def bind(self, ctx: Any, userdata: Any) -> None:
+        """The job's records, from its JobContext, and the log records that came before."""
+        self.ctx, self.job_thread_id = ctx, threading.get_ident()
+        now = time.time()
+        sid = ctx.job.id
+        fields = fields_of(userdata)
+        identity = ctx.local_participant_identity
+        records: list[Record] = [Session(sid, ctx.job.room.name, identity, "livekit", now, dict(fields))]
+        records += [StateChange(sid, None, None, now, "", "initial", key, "userdata", None, value,
+                                True) for key, value in fields.items()]
+        records += [
+            Fact(sid, None, now, "job", {
+                "job_id": sid, "room": ctx.job.room.name, "room_sid": ctx.job.room.sid or None,
+                "agent_identity": identity, "agent_name": ctx.job.agent_name or None,
+                "worker_id": ctx.worker_id, "mode": self.mode, "fake_job": ctx.is_fake_job(),
+                "url": self.server_url}),
+            Fact(sid, None, now, "process", {
+                "pid": ctx.proc.pid, "executor_type": ctx.proc.executor_type.name,
+                "thread": threading.current_thread().name,
+                "userdata_keys": sorted(map(str, ctx.proc.userdata))}),
+            ContextSnapshot(sid, None, now, hook="entrypoint", context_kind="JobContext",
+                            actual_class=f"{type(ctx).__module__}.{type(ctx).__qualname__}",
+                            agent=identity, exposed={
+                                "job.id": sid, "job.room.name": ctx.job.room.name,
+                                "room.name": ctx.room.name, "local_participant_identity": identity,
+                                "worker_id": ctx.worker_id, "proc.pid": ctx.proc.pid,
+                                "proc.executor_type": ctx.proc.executor_type.name,
+                                "is_fake_job": ctx.is_fake_job(),
+                                "log_context_fields": dict(ctx.log_context_fields)}),
+        ]
+        with self._log_lock:
+            self.session_id = sid
+            self.userdata_seen = fields
+            self.trace.extend(records)
+            early, self._early_logs = self._early_logs, []
+            for record in early:
+                record.session_id = sid
+            self.trace.extend(early)
+
+    def fact(self, topic: str, data: dict[str, Any], invocation_id: str | None = None) -> None:
+        """Record a fact about the job (its entrypoint, connection, shutdown)."""
+        self.append(Fact(self.session_id, invocation_id, time.time(), topic, data))
+
+    @guarded
+    def record_room(self, ctx: Any) -> None:
+        from livekit import rtc
+        room, now = ctx.room, time.time()
+        participants = [participant_data(p, rtc.ParticipantKind)
+                        for p in room.remote_participants.values()]
+        data = {"name": ctx.job.room.name, "room_object_name": room.name,
+                "connection_state": enum_name(rtc.ConnectionState, room.connection_state),
+                "participants": [p["identity"] for p in participants]}
+        if ctx.is_fake_job():
+            data["mock"] = True
+            data["note"] = ("LiveKit's console mock room: ctx.room.name is always 'console'; "
+                            "the job's room is ctx.job.room.name")
+        sid = self.session_id
+        self.append(Fact(sid, None, now, "room", data),
+                    *[Fact(sid, None, now, "participant",
+                           {"event": "present", **p, "mock": ctx.is_fake_job()})
+                      for p in participants])
+        if not ctx.is_fake_job():
+            for participant in room.remote_participants.values():
+                self.on_attributes_changed(dict(participant.attributes), participant)
+
+    def watch_room(self, room: Any) -> None:
+        room.on("connection_state_changed", emitted(self.on_connection_state))
+        room.on("disconnected", emitted(self.on_disconnected))
+        room.on("participant_connected", emitted(self.on_participant_connected))
+        room.on("participant_disconnected", emitted(self.on_participant_disconnected))
+        room.on("participant_attributes_changed", emitted(self.on_attributes_changed))
+
+    @guarded
+    def record_shutdown(self, reason: str, callbacks: list[str]) -> None:
+        self.fact("shutdown", {"event": "shutdown", "reason": reason, "callbacks": callbacks})
+        if self.session is not None:
+            self.record_userdata(None, "userdata")
+            self.record_usage(self.session)
+
+    # -- the AgentSession --------------------------------------------------------------------
+
+    def attach(self, session: Any) -> None:
+        """Follow `session` (the job's primary AgentSession); the ready callback runs when it
+        has started."""
+        if session is self.session:
+            return
+        self.session = session
+        # Usage is read once per turn (`record_usage`), not at each model call.
+        for name, handler in zip(SESSION_EVENTS, (
+                self.on_item, self.on_tools_executed, self.on_tool_update, self.on_agent_state,
+                self.on_error, self.on_close), strict=True):
+            session.on(name, emitted(handler))
+        current = fields_of(userdata_of(session))
+        now = time.time()
+        self.append(*[StateChange(self.sid, None, None, now, "", "initial", key,
+                                  "userdata", old, new, True)
+                      for key, old, new in changes(self.userdata_seen, current)])
+        self.userdata_seen = current
+        if session.agent_state != "initializing":
+            self.on_session_ready()
+
+    @guarded
+    def on_item(self, ev: Any) -> None:
+        item = ev.item
+        if item.type == "agent_handoff":
+            self.append(Event(self.sid, self.invocation, item.id,
+                              item.created_at, item.old_agent_id or "", "handoff",
+                              text=f"{item.old_agent_id or ''} → {item.new_agent_id}".strip(),
+                              transfer_to_agent=item.new_agent_id))
+        elif item.type == "message":
+            kind = {"user": "user", "assistant": "model"}.get(item.role, item.role)
+            author = "user" if item.role == "user" else self.agent_id()
+            if item.interrupted and self.invocation:
+                self.turn_interrupted.add(self.invocation)
+            self.append(Event(self.sid, self.invocation, item.id,
+                              item.created_at, author, kind, text=item.text_content or ""))
+
+    @guarded
+    def on_tool_update(self, ev: Any) -> None:
+        update = ev.update
+        if update.type == "tool_call_started":
+            self._record_call(update.function_call)
+        elif update.type == "tool_call_ended" and update.status == "error":
+            # The tool's own error text; the output the model gets is LiveKit's generic one.
+            self._call_errors[update.call_id] = update.message
+
+    @guarded
+    def on_tools_executed(self, ev: Any) -> None:
+        for fc in ev.function_calls:
+            if fc.call_id not in self._call_names:
+                self._record_call(fc)
+        responses = []
+        for out in ev.function_call_outputs:
+            if out is None:
+                continue
+            responses.append({"id": out.call_id, "name": out.name, "response": out.output,
+                              "is_error": out.is_error})
+            message = self._call_errors.pop(out.call_id, None) or out.output
+            if out.is_error and self.invocation:
+                self.turn_errors.setdefault(self.invocation, []).append(f"{out.name}: {message}")
+        names = {fc.name for fc in ev.function_calls}
+        source = f"tool:{names.pop()}" if len(names) == 1 else "userdata"
+        event_id = new_id("ev")
+        written = self._userdata_changes(event_id, source)
+        self.append(Event(self.sid, self.invocation, event_id, ev.created_at,
+                          self.agent_id(), "function_response", function_responses=responses,
+                          state_delta={c.key: c.new for c in written}), *written)
+
+    @guarded
+    def on_agent_state(self, ev: Any) -> None:
+        if ev.old_state == "initializing":  # AgentSession.start() has done its work
+            self.on_session_ready()
+        self.append(Event(self.sid, self.invocation, new_id("ev"),
+                          ev.created_at, self.agent_id(), "agent_state",
+                          text=f"{ev.old_state} → {ev.new_state}"))
+
+    @guarded
+    def record_usage(self, session: Any) -> None:
+        """The session's usage so far, when it changed: once per turn, not once per model call
+        (LiveKit's `session_usage_updated`), which cost a `model_dump` at each call."""
+        usage = [usage.model_dump(mode="json") for usage in session.usage.model_usage]
+        if usage != self._usage_seen:
+            self._usage_seen = usage
+            self.fact("usage", {"model_usage": usage}, self.invocation)
+
+    @guarded
+    def on_error(self, ev: Any) -> None:
+        error = getattr(ev.error, "error", ev.error)
+        text = describe(error) if isinstance(error, BaseException) else str(error)
+        source = getattr(ev.source, "label", type(ev.source).__name__)
+        self.append(Event(self.sid, self.invocation, new_id("ev"),
+                          ev.created_at, source, "error", text=text, error=text))
+
+    @guarded
+    def on_close(self, ev: Any) -> None:
+        self.session_closed = ev.reason.value
+        self.append(Fact(self.session_id, self.invocation, ev.created_at, "session",
+                         {"event": "close", "reason": ev.reason.value,
+                          "error": str(ev.error) if ev.error else None}))
+
+    # -- the room ----------------------------------------------------------------------------
+
+    @guarded
+    def on_connection_state(self, state: Any) -> None:
+        from livekit import rtc
+        self.fact("connection", {"state": enum_name(rtc.ConnectionState, state)})
+
+    @guarded
+    def on_disconnected(self, reason: Any) -> None:
+        from livekit import rtc
+        self.fact("connection", {"state": "disconnected",
+                                 "reason": enum_name(rtc.DisconnectReason, reason)})
+
+    @guarded
+    def on_participant_connected(self, participant: Any) -> None:
+        from livekit import rtc
+        self.fact("participant", {"event": "connected",
+                                  **participant_data(participant, rtc.ParticipantKind)})
+        self.on_attributes_changed(dict(participant.attributes), participant)
+
+    @guarded
+    def on_participant_disconnected(self, participant: Any) -> None:
+        from livekit import rtc
+        self.fact("participant", {"event": "disconnected",
+                                  **participant_data(participant, rtc.ParticipantKind)})
+
+    @guarded
+    def on_attributes_changed(self, changed: dict[str, str], participant: Any) -> None:
+        """Participant attributes as state: scope `attributes`, key `identity.name`."""
+        known = self._participant_attributes.setdefault(participant.identity, {})
+        now, records = time.time(), []
+        for name, value in changed.items():
+            key = f"{participant.identity}.{name}"
+            records.append(StateChange(self.sid, self.invocation, None, now,
+                                       participant.identity, f"participant:{participant.identity}",
+                                       key, "attributes", known.get(name), value or None, True))
+            known[name] = value or None
+        self.append(*records)
+
+    # -- logs --------------------------------------------------------------------------------
+
+    def on_log(self, record: logging.LogRecord) -> None:
+        ctx = self.ctx
+        in_job = ctx is not None and job_context() is ctx
+        # The job's records at the job's level; the server's own (worker start, job runner
+        # warm-up) only when they warn.
+        if not in_job and record.thread != self.job_thread_id and not (
+                record.levelno >= logging.WARNING and record.thread == self.server_thread_id):
+            return
+        fields = {}
+        if in_job:
+            fields = {k: copy_value(getattr(record, k)) for k in ctx.log_context_fields
+                      if hasattr(record, k)}
+        data = {"level": record.levelname, "logger": record.name,
+                "message": record.getMessage()[:LOG_TEXT_CHARS], "fields": fields,
+                "thread": record.threadName}
+        if record.exc_info:
+            data["exception"] = "".join(traceback.format_exception(*record.exc_info))[
+                -LOG_TEXT_CHARS:]
+        fact = Fact(self.session_id, self.invocation if in_job else None, record.created,
+                    "log", data)
+        with self._log_lock:
+            if self.session_id is None:
+                self._early_logs.append(fact)
+                return
+        self.append(fact)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def append(self, *records: Record) -> None:
+        if records:
+            if self._sealed:  # a job thread that outlived aclose() (see the "stuck" fact)
+                self.dropped_after_close += len(records)
+                return
+            self.trace.extend(records)
+
+    def seal(self) -> None:
+        """The job is closed: its trace is final."""
+        self._sealed = True
+
+    def agent_id(self) -> str:
+        try:
+            return str(self.session.current_agent.id)
+        except Exception:
+            return getattr(self.agent, "id", None) or "agent"
+
+    def record_userdata(self, event_id: str | None, source: str) -> None:
+        self.append(*self._userdata_changes(event_id, source))
+
+    def _userdata_changes(self, event_id: str | None, source: str) -> list[StateChange]:
+        current = fields_of(userdata_of(self.session))
+        now = time.time()
+        written = [StateChange(self.sid, self.invocation, event_id, now,
+                               self.agent_id(), source, key, "userdata", old, new, True)
+                   for key, old, new in changes(self.userdata_seen, current)]
+        self.userdata_seen = current
+        return written
+
+    def _record_call(self, fc: Any) -> None:
+        self._call_names[fc.call_id] = fc.name
+        self.append(Event(self.sid, self.invocation, fc.id, fc.created_at,
+                          self.agent_id(), "function_call",
+                          function_calls=[{"id": fc.call_id, "name": fc.name,
+                                           "args": arguments(fc.arguments)}]))
