@@ -153,7 +153,6 @@ def test_killing_the_server_disconnects_a_connected_room(livekit_server_factory)
         await room.disconnect()         # a no-op now; must not raise
 
         fresh = livekit_server_factory()
-        assert fresh.port != server.port or fresh.pid != server.pid
         again = rtc.Room()
         await again.connect(fresh.url, fresh.token("alice", room_name("after")))
         assert again.isconnected()
@@ -202,7 +201,7 @@ def test_an_agents_job_joins_a_room_on_the_real_server(livekit_server):
                                       room_info=listed.rooms[0])
             await seen.until(lambda: seen.texts, "the human gets the job's text", 60)
             assert seen.texts == [(agent_identity, "lk.chat", "hello from the job")]
-            assert agent_identity in seen.joined
+            await seen.until(lambda: agent_identity in seen.joined, "the human sees the job join")
             # the attributes may come with the join itself (no attributes_changed event then)
             agent = human.remote_participants[agent_identity]
             await seen.until(lambda: agent.attributes == {"agent.state": "listening"},
