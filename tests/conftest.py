@@ -1,6 +1,8 @@
 """What several test modules share: a comm that captures widget messages, and one Chromium per
-module for the browser tests."""
+module for the browser tests. The real services (LiveKit server, PostgreSQL) are in services.py."""
 import pytest
+
+from services import livekit_server, livekit_server_factory, postgres  # noqa: F401  fixtures
 
 
 class CapturingComm:
