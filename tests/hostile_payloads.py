@@ -157,9 +157,9 @@ def format_chars(text: str) -> list[str]:
 # --- the HTML agentnb writes ------------------------------------------------------------------
 
 # Cards and dashboards; the sequence diagram's SVG; compare_view's table.
-AGENTNB_TAGS = {"div", "span", "details", "summary", "q", "pre", "img", "code", "small", "style",
+AGENTNB_TAGS = {"div", "span", "b", "i", "time", "details", "summary", "q", "pre", "img", "code", "small", "style",
                 "svg", "text", "line", "path", "table", "tr", "th", "td"}
-AGENTNB_ATTRS = {"class", "data-section", "open", "alt", "src",
+AGENTNB_ATTRS = {"class", "data-section", "data-view", "data-status", "title", "open", "alt", "src",
                  "xmlns", "width", "height", "role", "aria-label", "x", "y", "x1", "y1", "x2",
                  "y2", "text-anchor", "stroke-dasharray", "d"}
 VOID = {"img"}

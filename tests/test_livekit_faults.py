@@ -337,7 +337,7 @@ def test_closing_mid_turn_loses_nothing_and_nothing_comes_after(closed_mid_turn)
 # --- hostile text in everything a view renders ----------------------------------------------
 
 # What agentnb's renderer writes itself (see _render.py); anything else came from data.
-AGENTNB_TAGS = {"div", "span", "details", "summary", "style", "q", "pre", "img", "svg", "text",
+AGENTNB_TAGS = {"div", "span", "b", "i", "time", "details", "summary", "style", "q", "pre", "img", "svg", "text",
                 "line", "path", "code", "small"}
 
 
@@ -428,7 +428,7 @@ def test_hostile_text_is_escaped_in_every_livekit_view(tmp_path):
     dashboard = views["dashboard"]
     # each hostile source reached the view (escaped)
     for source in ("tool &lt;script&gt;", "model &lt;img", "userdata &lt;svg&gt;&lt;animate",
-                   "log &lt;details", "attr \\&quot;&gt;&lt;img", "refused &lt;iframe",
+                   "log &lt;details", 'attr \\"&gt;&lt;img', "refused &lt;iframe",
                    "mallory&lt;img", "room &lt;img"):
         assert source in dashboard, source
     assert "&lt;script&gt;alert(&#x27;agentnb-xss&#x27;)&lt;/script&gt;" in dashboard
@@ -452,7 +452,7 @@ def one_turn_job():
 def test_usage_token_counts_are_not_masked_as_secrets(one_turn_job):
     usage = facts(one_turn_job, "usage")[0]
     assert usage["model_usage"][0]["input_tokens"] == 0           # a count, not a credential
-    shown = "&quot;input_tokens&quot;: 0"
+    shown = '"input_tokens": 0'
     assert shown in one_turn_job.view(reveal=True).html()
     assert shown in one_turn_job.view().html()
 

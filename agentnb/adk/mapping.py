@@ -72,11 +72,16 @@ def invocation_exposed(ic: Any) -> dict[str, Any]:
             "app_name": ic.app_name, "user_id": ic.user_id,
             "agent": getattr(ic.agent, "name", None), "branch": ic.branch,
             "end_invocation": ic.end_invocation,
-            "session_service": type(ic.session_service).__name__,
-            "artifact_service": type(ic.artifact_service).__name__,
-            "memory_service": type(ic.memory_service).__name__,
-            "credential_service": type(ic.credential_service).__name__,
+            "session_service": _class_name(ic.session_service),
+            "artifact_service": _class_name(ic.artifact_service),
+            "memory_service": _class_name(ic.memory_service),
+            "credential_service": _class_name(ic.credential_service),
             "n_session_events": len(ic.session.events)}
+
+
+def _class_name(service: Any) -> str | None:
+    """A service's class, or None when it is not set (not "NoneType")."""
+    return None if service is None else type(service).__name__
 
 
 def dump(model: Any) -> Any:

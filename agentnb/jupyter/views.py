@@ -19,11 +19,13 @@ from ..core.render.sections import Sections
 from ..core.throttle import Schedule, Throttle
 from ..core.trace import Trace
 from .forms import card_host, credential_form
-from .widget import WIDGET_MIME, new_widget, send_patch
+from .widget import WIDGET_MIME, new_widget, reset_widget, send_patch
 
 log = logging.getLogger("agentnb.views")
 SNAPSHOT_EVERY_S = 2.0      # a dashboard re-saves its full snapshot at most this often
 _following: weakref.WeakSet[LiveView] = weakref.WeakSet()
+_style_carried = False   # an output shown in this kernel already carries the stylesheet
+_card_widgets: list[Any] = []   # widgets of finished cards, shown nowhere, for the next cards
 
 
 def in_kernel() -> bool:
@@ -50,6 +52,11 @@ class LiveView:
         self._schedule: Schedule | None = None
         self._throttle: Throttle | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._display: Any = None       # the output it is shown in (IPython's DisplayHandle)
+        self._shows_live = False
+        self._shown_at = -1             # the cursor when the output last became static
+        self._styled: bool | None = None
+        self.finished = False
         self.messages_sent = 0
 
     # -- faces --
@@ -60,17 +67,65 @@ class LiveView:
         return self.sections.text()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": self.text(), "text/html": self.html()}
-        if in_kernel():
+        """The static faces, plus the live widget while the view can still change."""
+        if in_kernel() and self.can_change():
             self.follow()
-            bundle[WIDGET_MIME] = {"version_major": 2, "version_minor": 0,
-                                   "model_id": self.widget.model_id}
-        return bundle
+            return self._live_bundle()
+        return self._static_bundle()
+
+    def _ipython_display_(self) -> None:
+        """Shown by IPython: in an output that is live while the view follows a run and becomes
+        the static snapshot when the run (or the cell) has ended, so a saved notebook, a
+        viewer or nbconvert shows the finished view with no kernel and no widget manager."""
+        from IPython.display import display
+        if not (in_kernel() and self.can_change()):
+            display(self._static_bundle(), raw=True)
+            return
+        self.follow()
+        self._display = display(self._live_bundle(), raw=True, display_id=True)
+        self._shows_live = True
+
+    def can_change(self) -> bool:
+        """A dashboard follows every later run; a card only until its invocation ends."""
+        return not self.finished and (self.invocation_id is None or self.sections.status() in ("", "running"))
+
+    def _static_bundle(self) -> dict[str, Any]:
+        return {"text/plain": self.text(), "text/html": self.sections.html(style=self._carries_style())}
+
+    def _carries_style(self) -> bool:
+        """Whether this view's saved output carries agentnb's stylesheet: every dashboard, and
+        the first view shown in this kernel; the page then styles every other card (the CSS
+        is ~3 kB, paid once per notebook instead of once per card)."""
+        global _style_carried
+        if self._styled is None:
+            self._styled = self.invocation_id is None or not _style_carried
+            _style_carried = True
+        return self._styled
+
+    def _live_bundle(self) -> dict[str, Any]:
+        return {**self._static_bundle(), WIDGET_MIME: {
+            "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
+
+    def _show(self, live: bool) -> None:
+        """Make the output this view was shown in live (the widget) or static (the snapshot)."""
+        if self._display is None or (live == self._shows_live
+                                     and (live or self._shown_at == self.cursor)):
+            return
+        if live:   # the page's new view draws the widget's snapshot, then the patches after it
+            self.save_snapshot()
+            self._display.update(self._live_bundle(), raw=True)
+        else:      # the output holds the picture: the widget's saved state need not repeat it
+            self._display.update(self._static_bundle(), raw=True)
+            if self._widget is not None:
+                self._widget.html = ""
+        self._shows_live, self._shown_at = live, self.cursor
 
     @property
     def widget(self) -> Any:
         if self._widget is None:
-            self._widget = new_widget(self.sections.html(), self.sections.status())
+            self._widget = (_card_widgets.pop() if self.invocation_id and _card_widgets
+                            else new_widget())
+            reset_widget(self._widget, self.sections.html(style=False), self.sections.status())
         return self._widget
 
     # -- following the trace --
@@ -110,6 +165,7 @@ class LiveView:
         ops = self.sections.add(new)
         if not ops or self._widget is None:
             return
+        self._show(live=True)   # a dashboard made static after a cell comes alive again
         send_patch(self._widget, ops)
         self.messages_sent += 1
         self._widget.status = self.sections.status()
@@ -144,6 +200,7 @@ class LiveView:
         try:
             if self._snapshot_due:
                 self.save_snapshot()
+            self._show(live=False)
         except Exception:
             log.warning("agentnb could not update a view", exc_info=True)
 
@@ -151,7 +208,7 @@ class LiveView:
         """Make the widget's saved state the full snapshot (what a saved notebook shows)."""
         self._snapshot_due, self._snapshot_at = False, self.clock()
         if self._widget is not None:
-            self._widget.html = self.sections.html()
+            self._widget.html = self.sections.html(style=False)
 
     def finish(self) -> None:
         """Stop following; flush what is left and make the saved state the full snapshot."""
@@ -163,12 +220,20 @@ class LiveView:
             self._throttle.close()
         else:
             self.flush()
-        if self._widget is not None:
-            try:
+        self.finished = True
+        try:
+            if self._display is not None:
+                # The output becomes the finished snapshot; the widget, shown nowhere now,
+                # serves the next card (a saved notebook keeps every widget model it saw).
+                self._show(live=False)
+                if self._widget is not None and self.invocation_id is not None:
+                    _card_widgets.append(self._widget)
+                    self._widget = None
+            elif self._widget is not None:   # hosted by a form: the widget stays on the page
                 self.save_snapshot()
                 self._widget.status = self.sections.status()
-            except Exception:
-                log.warning("agentnb could not finish a view", exc_info=True)
+        except Exception:
+            log.warning("agentnb could not finish a view", exc_info=True)
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> Schedule:

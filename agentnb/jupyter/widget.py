@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 from ..core import patch
+from ..core.render.escape import stylesheet
 from ..core.render.sections import shells
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -23,6 +24,7 @@ def _widget_class() -> Any:
 
     class AgentnbWidget(anywidget.AnyWidget):
         _esm = resources.files("agentnb").joinpath("static/view.js").read_text(encoding="utf-8")
+        _css = stylesheet()   # anywidget adds it to the page once, for every live view
         uid = traitlets.Unicode().tag(sync=True)   # the key view.js shares state under
         html = traitlets.Unicode("").tag(sync=True)
         shells = traitlets.Dict().tag(sync=True)
@@ -32,10 +34,16 @@ def _widget_class() -> Any:
     return AgentnbWidget
 
 
-def new_widget(html: str, status: str) -> Any:
-    """A widget showing `html`, ready to take patches."""
-    return _widget_class()(uid=uuid.uuid4().hex, html=html, shells=shells(),
-                           limits=patch.limits(), status=status)
+def new_widget() -> Any:
+    """A widget ready to show a view (`reset_widget`) and take its patches."""
+    return _widget_class()(shells=shells(), limits=patch.limits())
+
+
+def reset_widget(widget: Any, html: str, status: str) -> None:
+    """Make `widget` show `html` as a new view: a new uid, so the page keeps no patch of the
+    view it showed before."""
+    with widget.hold_sync():
+        widget.uid, widget.html, widget.status = uuid.uuid4().hex, html, status
 
 
 def send_patch(widget: Any, ops: list[patch.Op]) -> None:

@@ -36,16 +36,19 @@ function store(model) {
 
 /** @param {{model: Model}} props */
 function initialize({ model }) {
-  const shared = store(model);
   const limit = maxRows(model);
+  // A widget can serve one view after another: each has its own uid and its own store.
+  let uid = model.get("uid");
+  model.on("change:uid", () => { stores.delete(uid); uid = model.get("uid"); });
   model.on("msg:custom", (/** @type {PatchMessage} */ msg) => {
     if (!msg || msg.kind !== "agentnb-patch") return;
+    const shared = store(model);
     shared.patches.push(...msg.ops);
     if (shared.patches.length > 4 * limit) shared.patches = compact(shared.patches, limit);
     for (const view of shared.views) apply(view, msg.ops);
   });
   // A new full snapshot replaces everything: patches before it are inside it.
-  model.on("change:html", () => { shared.patches = []; });
+  model.on("change:html", () => { store(model).patches = []; });
   return () => stores.delete(model.get("uid"));
 }
 

@@ -28,9 +28,10 @@ def visible(text: str) -> str:
     return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def esc(value: object) -> str:
-    """Text safe to put in HTML content or a quoted attribute."""
-    text = html.escape(str(value), quote=True)
+def esc(value: object, quote: bool = True) -> str:
+    """Text safe to put in HTML content or a quoted attribute (`quote=False`: content only;
+    the quotes of JSON values then stay one character, not six)."""
+    text = html.escape(str(value), quote=quote)
     return text if text.isascii() else visible(text)   # every invisible character is non-ASCII
 
 
@@ -54,7 +55,7 @@ def show(value: Any, key: object = None, reveal: bool = False, limit: int = MAX_
             text = safe_repr(value)
     if not reveal:   # secrets inside an object's repr, a set, a key
         text = mask_text(text)
-    return esc(clip(text, limit))
+    return esc(clip(text, limit), quote=False)   # values are only ever shown as content
 
 
 def clock(t: float) -> str:
@@ -63,11 +64,15 @@ def clock(t: float) -> str:
 
 @lru_cache(maxsize=1)
 def stylesheet() -> str:
-    return resources.files("agentnb").joinpath("static/agentnb.css").read_text(encoding="utf-8")
+    """agentnb.css without its comments and spaces: every saved output that carries it pays."""
+    css = resources.files("agentnb").joinpath("static/agentnb.css").read_text(encoding="utf-8")
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    css = re.sub(r"\s+", " ", css)
+    return re.sub(r"\s*([{};:,>])\s*", r"\1", css).strip()
 
 
 def chip(text: object, cls: str = "") -> str:
-    return f'<span class="anb-chip {cls}">{esc(text)}</span>'
+    return f'<b class="anb-chip {cls}">{esc(text)}</b>'
 
 
 def names(items: Iterable[object], limit: int = 20) -> str:

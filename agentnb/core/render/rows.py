@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..mask import mask_text, mask_value
@@ -15,23 +16,29 @@ from ..records import (
     Session,
     StateChange,
 )
-from ..values import RASTER_IMAGES, safe_repr
+from ..values import RASTER_IMAGES, safe_repr, same
 from .escape import chip, clip, clock, esc, names, show
 
 
-def event_html(e: Event, reveal: bool = False) -> str:
-    parts = [f'<span class="anb-time">{clock(e.time)}</span>',
-             chip(e.event_kind, f"anb-k-{esc(e.event_kind)}"),
-             f'<span class="anb-author">{esc(e.author)}</span>']
+def event_html(e: Event, reveal: bool = False, author_before: str | None = None,
+               calls: dict[str, int] | None = None) -> str:
+    """One event. Its author is named when it differs from the row before's (`author_before`)
+    and from its kind ("user"); calls are numbered (`calls`: call id -> number), the call
+    carrying its full id as a tooltip."""
+    calls = calls or {}
+    parts = [f'<time>{clock(e.time)}</time>',
+             chip(e.event_kind, f"anb-k-{esc(e.event_kind)}")]
+    if e.author not in (author_before, e.event_kind):
+        parts.append(f'<span class="anb-author">{esc(e.author)}</span>')
     if e.text:
         text = e.text if reveal else mask_value(e.text)
         parts.append(f'<span class="anb-text">{esc(clip(text, 600))}</span>')
     for c in e.function_calls:
-        parts.append(f'<span class="anb-call">→ {esc(c["name"])}({show(c["args"], reveal=reveal)})'
-                     f' <span class="anb-id">{esc(c.get("id") or "")}</span></span>')
+        parts.append(f'<span class="anb-call" title="{esc(c.get("id") or "")}">→ '
+                     f'{call_label(c, calls)}({show(c["args"], reveal=reveal)})</span>')
     for r in e.function_responses:
-        parts.append(f'<span class="anb-resp">← {esc(r["name"])}: {show(r["response"], reveal=reveal)}'
-                     f' <span class="anb-id">{esc(r.get("id") or "")}</span></span>')
+        parts.append(f'<span class="anb-resp">← {call_label(r, calls)}: '
+                     f'{show(r["response"], reveal=reveal)}</span>')
     if e.state_delta:
         parts.append(chip("state: " + names(e.state_delta), "anb-state"))
     if e.artifact_delta:
@@ -46,6 +53,11 @@ def event_html(e: Event, reveal: bool = False) -> str:
     if e.error:
         parts.append(f'<span class="anb-error">{esc(clip(e.error))}</span>')
     return f'<div class="anb-row anb-event">{" ".join(parts)}</div>'
+
+
+def call_label(call: dict[str, Any], calls: dict[str, int]) -> str:
+    number = calls.get(call.get("id") or "")
+    return esc(call["name"]) + (f" #{number}" if number else "")
 
 
 def change_html(c: StateChange, reveal: bool = False) -> str:
@@ -74,21 +86,35 @@ def artifact_html(a: ArtifactVersion) -> str:
             f'{a.size_bytes:,} bytes · {esc(a.source)}</span>{preview}</div>')
 
 
-def context_html(s: ContextSnapshot, reveal: bool = False) -> str:
-    exposed = {k: v for k, v in s.exposed.items() if v not in (None, "", [], {})}
-    shown = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 120)}</span>'
-                    for k, v in exposed.items())
-    fc = f' <span class="anb-id">function_call_id={esc(s.function_call_id)}</span>' if s.function_call_id else ""
-    return (f'<div class="anb-row anb-context"><span class="anb-time">{clock(s.time)}</span> '
-            f'<span class="anb-hook">{esc(s.hook)}</span> {chip(s.context_kind, "anb-ctx")}'
-            f'<span class="anb-prov">received {esc(s.actual_class)}</span>{fc} '
-            f'<span class="anb-prov">agent={esc(s.agent or "")} · {len(s.state)} state keys</span>'
-            f'<div class="anb-exposed">{shown}</div></div>')
+def context_html(s: ContextSnapshot, reveal: bool = False,
+                 before: Sequence[dict[str, Any]] = (), first_of_kind: bool = True,
+                 facts: dict[str, Any] | None = None) -> str:
+    """One context a hook received and what it exposed. With `before` (what the previous
+    context of its kind exposed, as `context_facts` gives it), only what differs is listed,
+    and how many are unchanged: a card's rows say what is new at each hook."""
+    exposed = context_facts(s) if facts is None else facts
+    unchanged = [k for k, v in exposed.items()
+                 if any(k in b and same(b[k], v) for b in before or ())]
+    # A card has many of these rows and a saved notebook keeps every card: lean markup.
+    shown = "".join(f'<code>{esc(k)}={show(v, k, reveal, 120)}</code>'
+                    for k, v in exposed.items() if k not in unchanged)
+    if unchanged:
+        shown += f'<i>+{len(unchanged)} as above</i>'
+    kind = (f"{s.context_kind} ({s.actual_class})"
+            if first_of_kind and s.actual_class != s.context_kind else s.context_kind)
+    return f'<div class="anb-row anb-context">{esc(s.hook)} <b>{esc(kind)}</b> {shown}</div>'
+
+
+def context_facts(s: ContextSnapshot) -> dict[str, Any]:
+    """What a context row shows: the agent, the call, how many state keys, what it exposed."""
+    facts = {"agent": s.agent, "function_call_id": s.function_call_id,
+             "state keys": len(s.state), **s.exposed}
+    return {k: v for k, v in facts.items() if v not in (None, "", [], {})}
 
 
 def context_line(s: ContextSnapshot) -> str:
     """One line per context, for the dashboard: each invocation's card has the full rows."""
-    return (f'<div class="anb-row anb-context"><span class="anb-time">{clock(s.time)}</span> '
+    return (f'<div class="anb-row anb-context"><time>{clock(s.time)}</time> '
             f'<span class="anb-hook">{esc(s.hook)}</span> {chip(s.context_kind, "anb-ctx")}'
             f'<span class="anb-prov">received {esc(s.actual_class)} · agent={esc(s.agent or "")}</span></div>')
 
@@ -105,7 +131,7 @@ def log_html(f: Fact, reveal: bool = False) -> str:
     d = f.data
     fields = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 120)}</span>'
                      for k, v in (d.get("fields") or {}).items())
-    return (f'<div class="anb-row anb-log"><span class="anb-time">{clock(f.time)}</span> '
+    return (f'<div class="anb-row anb-log"><time>{clock(f.time)}</time> '
             f'{chip(d.get("level", ""), "anb-topic")} <span class="anb-prov">{esc(d.get("logger", ""))}</span> '
             f'<span class="anb-text">{esc(clip(mask_value(d.get("message", "")) if not reveal else d.get("message", ""), 300))}</span> '
             f'{fields}</div>')
@@ -116,7 +142,7 @@ def fact_html(f: Fact, reveal: bool = False) -> str:
         return log_html(f, reveal)
     items = "".join(f'<span class="anb-kv">{esc(k)}={show(v, k, reveal, 200)}</span>'
                     for k, v in f.data.items() if v not in (None, "", [], {}))
-    return (f'<div class="anb-row anb-fact"><span class="anb-time">{clock(f.time)}</span> '
+    return (f'<div class="anb-row anb-fact"><time>{clock(f.time)}</time> '
             f'{chip(f.topic, "anb-topic")} {items}</div>')
 
 
@@ -128,18 +154,29 @@ def session_words(session: Session) -> tuple[str, str]:
 
 
 def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: Session | None,
-                    ended_early: bool = False, branch: str | None = None) -> str:
+                    ended_early: bool = False, branch: str | None = None,
+                    number: int | None = None) -> str:
     status = end.status if end else "running"
     took = f" · {end.time - start.time:.3f} s" if end else ""
     if ended_early:
         took += " " + chip("end_invocation", "anb-transfer")
     err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
     who = " · ".join(map(esc, session_words(session))) + " · " if session else ""
-    return (f'<div class="anb-head"><span class="anb-title">invocation {esc(start.invocation_id)}</span> '
+    return (f'<div class="anb-head"><span class="anb-title" title="{esc(start.invocation_id)}">'
+            f'invocation {f"#{number}" if number else esc(start.invocation_id)}</span> '
             f'{chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'
             f'session {esc(start.session_id)} · agent {esc(start.agent)}'
             f'{f" · branch {esc(branch)}" if branch else ""} · user said: '
             f'<q>{esc(clip(mask_value(start.user_text), 300))}</q></div></div>')
+
+
+def invocation_line(start: InvocationStart, end: InvocationEnd, number: int | None) -> str:
+    """One invocation as a dashboard row: number, status, time, agent, what the user said."""
+    err = f' <span class="anb-error">{esc(clip(end.error, 120))}</span>' if end.error else ""
+    return (f'<div class="anb-row" title="{esc(start.invocation_id)} · session '
+            f'{esc(start.session_id)}">#{number or "?"} {chip(end.status, f"anb-s-{esc(end.status)}")} '
+            f'{end.time - start.time:.3f} s · {esc(start.agent)} · '
+            f'<q>{esc(clip(mask_value(start.user_text), 120))}</q>{err}</div>')
 
 
 def short(value: Any, key: object, reveal: bool) -> str:

@@ -7,6 +7,7 @@ the page adds when a first row arrives is the one `html()` would have drawn.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from ..mask import mask_value
 from ..patch import MAX_ROWS, AppendOp, HeadOp, Op
@@ -22,11 +23,12 @@ from ..records import (
     Session,
     StateChange,
 )
-from .diagram import Step, sequence_steps, sequence_svg
+from .diagram import Step, sequence_steps
 from .escape import chip, clip, esc, stylesheet, visible
 from .rows import (
     artifact_html,
     change_html,
+    context_facts,
     context_html,
     context_line,
     event_html,
@@ -34,6 +36,7 @@ from .rows import (
     fact_html,
     fact_section,
     invocation_head,
+    invocation_line,
     session_words,
     short,
 )
@@ -48,7 +51,7 @@ SECTION_TITLES = {"events": "Timeline", "state": "State (old → new, as it happ
                   "job": "Job, room and process", "logs": "Logs (with their log_context_fields)",
                   "invocations": "Invocations", "sessions": "Sessions"}
 ORDER = ("sessions", "job", "invocations", "events", "state", "artifacts", "logs", "facts",
-         "context", "diagram")
+         "context")
 
 
 class Sections:
@@ -68,6 +71,11 @@ class Sections:
         self._ends: dict[str, InvocationEnd] = {}
         self.steps: list[Step] = []   # sequence-diagram arrows, for a view of one invocation
         self._ended_early: set[str | None] = set()
+        self._exposed_before: dict[str, dict[str, Any]] = {}   # kind or hook -> last shown
+        self._last_author: str | None = None
+        self._numbers: dict[str, int] = {}       # invocation id -> its number in its session
+        self._per_session: dict[str, int] = {}
+        self._calls: dict[str, int] = {}         # function call id -> its number in the view
         self._branches: dict[str | None, str] = {}
 
     def _mine(self, r: Record) -> bool:
@@ -102,6 +110,10 @@ class Sections:
                           f'{esc(who)}{esc(parent)}</div>',
                           f"session {r.session_id} {where} · {who}{parent}")
             return False
+        if isinstance(r, InvocationStart) and r.invocation_id not in self._numbers:
+            # invocations are numbered per session (#1, #2 ... as adk web does)
+            per_session = self._per_session[r.session_id] = self._per_session.get(r.session_id, 0) + 1
+            self._numbers[r.invocation_id] = per_session
         if not self._mine(r):
             return False
         if self.invocation_id is not None:
@@ -114,12 +126,16 @@ class Sections:
             start = self._starts.get(r.invocation_id)
             if self.invocation_id is None and start is not None:
                 self._put(ops, "invocations",
-                          invocation_head(start, r, self._sessions.get(r.session_id)),
+                          invocation_line(start, r, self._numbers.get(r.invocation_id)),
                           f"invocation {r.invocation_id} {r.status} "
                           f"{clip(repr(mask_value(start.user_text)), 80)}")
             return True
         if isinstance(r, Event):
-            self._put(ops, "events", event_html(r, self.reveal), event_text(r))
+            for c in r.function_calls:
+                self._calls.setdefault(c.get("id") or "", len(self._calls) + 1)
+            self._put(ops, "events", event_html(r, self.reveal, self._last_author, self._calls),
+                      event_text(r))
+            self._last_author = r.author
         elif isinstance(r, StateChange):
             lane = r.scope if r.scope in SCOPES else "session"
             self._put(ops, f"lane-{lane}", change_html(r, self.reveal),
@@ -131,9 +147,20 @@ class Sections:
         elif isinstance(r, ContextSnapshot):
             if r.branch:
                 self._branches.setdefault(r.invocation_id, r.branch)
-            row = context_html(r, self.reveal) if self.invocation_id else context_line(r)
-            self._put(ops, "context", row,
-                      f"{r.hook}: {r.context_kind} (received {r.actual_class})")
+            if self.invocation_id:
+                # Unchanged: what the last context of its kind or of its hook showed.
+                facts = context_facts(r)
+                if r.function_call_id in self._calls:
+                    facts["function_call_id"] = f"#{self._calls[r.function_call_id]}"
+                before = [self._exposed_before.get(r.context_kind, {}),
+                          self._exposed_before.get(r.hook, {})]
+                row = context_html(r, self.reveal, before,
+                                   first_of_kind=r.context_kind not in self._exposed_before,
+                                   facts=facts)
+                self._exposed_before[r.context_kind] = self._exposed_before[r.hook] = facts
+            else:
+                row = context_line(r)
+            self._put(ops, "context", row, None)   # too many for the text face
         elif isinstance(r, Fact):
             self._put(ops, fact_section(r.topic), fact_html(r, self.reveal),
                       f"{r.topic}: {short(r.data, None, self.reveal)}")
@@ -149,14 +176,19 @@ class Sections:
         return invocation_head(start, self._ends.get(start.invocation_id),
                                self._sessions.get(start.session_id),
                                self.invocation_id in self._ended_early,
-                               self._branches.get(self.invocation_id))
+                               self._branches.get(self.invocation_id),
+                               self._numbers.get(start.invocation_id))
 
-    def _put(self, ops: dict[str, list[str]], section: str, fragment: str, line: str) -> None:
+    def _put(self, ops: dict[str, list[str]], section: str, fragment: str,
+             line: str | None) -> None:
         rows = self.rows.setdefault(section, [])
         rows.append(fragment)
         self.counts[section] = self.counts.get(section, 0) + 1
         if len(rows) > (CONTEXT_ROWS if section == "context" else MAX_ROWS):
             del rows[0]
+        if line is None:
+            ops.setdefault(section, []).append(fragment)
+            return
         self.lines.append(line)
         if len(self.lines) > 4 * MAX_ROWS:
             del self.lines[: len(self.lines) - 4 * MAX_ROWS]
@@ -166,10 +198,13 @@ class Sections:
         end = self._ends.get(self.invocation_id) if self.invocation_id else None
         return end.status if end else ("running" if self.invocation_id in self._starts else "")
 
-    def html(self) -> str:
-        """The static snapshot: self-contained, styled, bounded, with no script."""
-        return (f'<div class="anb-root"><style>{stylesheet()}</style>{self.head}'
-                f'<div class="anb-body">{self.body()}</div></div>')
+    def html(self, style: bool = True) -> str:
+        """The static snapshot: bounded, with no script; self-contained with `style` (without,
+        it leans on a stylesheet an earlier output of the page carries)."""
+        kind = "card" if self.invocation_id else "dashboard"
+        css = f"<style>{stylesheet()}</style>" if style else ""
+        return (f'<div class="anb-root" data-view="{kind}" data-status="{esc(self.status())}">'
+                f'{css}{self.head}<div class="anb-body">{self.body()}</div></div>')
 
     def body(self) -> str:
         out = []
@@ -178,10 +213,6 @@ class Sections:
             if name == "state":
                 if lanes:
                     out.append(state_section("".join(self.section(s) for s in lanes)))
-            elif name == "diagram":
-                if self.steps and self.status() != "running":
-                    out.append(f'<details class="anb-sec" data-section="diagram"><summary>Sequence '
-                               f'diagram</summary>{sequence_svg(self.steps)}</details>')
             elif name in self.rows:
                 out.append(self.section(name, closed=name == "context"))
         return "".join(out)
@@ -208,8 +239,9 @@ class Sections:
             head = f"invocation {self.invocation_id} [{self.status()}]" + (
                 f" agent={start.agent} user said {clip(repr(mask_value(start.user_text)), 200)}"
                 if start else "")
+        shown = 60 if self.invocation_id is None else 4   # a card's text face is its summary
         return visible("\n".join([clip(head, 400),
-                                  *("  " + clip(line, 200) for line in self.lines[-60:])]))
+                                  *("  " + clip(line, 200) for line in self.lines[-shown:])]))
 
 
 def state_section(lanes_html: str) -> str:
