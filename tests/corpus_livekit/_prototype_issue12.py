@@ -4,7 +4,7 @@ check that tests/test_livekit_corpus.py is satisfiable: with it, tests/test_live
 test_livekit_faults.py and test_livekit_corpus.py pass except the `%lk --llm/--userdata` test
 (magic not prototyped). Try it:
 
-    AGENTNB_PROTO=1 PYTHONPATH=.:/path/with/sitecustomize python -m pytest tests/test_livekit_corpus.py
+    AGENTNB_PROTO=1 PYTHONPATH=.:tests:/dir/of/sitecustomize python -m pytest tests/test_livekit_corpus.py
 
 with a sitecustomize.py doing `import corpus_livekit._prototype_issue12` when AGENTNB_PROTO=1
 (the subprocess test needs it too). Delete this file once the adapter implements the items.
