@@ -6,7 +6,7 @@ from operator import attrgetter
 from typing import Any
 
 from .fold import final_state
-from .mask import MASK, is_secret_key, mask_value
+from .mask import MASK, is_payment_key, is_secret_key, mask_value
 from .records import InvocationEnd, InvocationStart, Record, StateChange
 
 HISTORY_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp", "author",
@@ -45,13 +45,11 @@ def _select(records: Iterable[Record], kind: str, session_id: str | None) -> lis
 
 
 def _shown(value: Any, key: object, reveal: bool) -> Any:
+    """A value as a frame shows it: masked unless `reveal`, whatever its type (a dataclass or
+    pydantic value field by field, any other object by its repr)."""
     if reveal or value is None:
         return value
-    if is_secret_key(key) and type(value) not in _PLAIN:
-        return MASK
-    if isinstance(value, (str, dict, list, tuple)):
-        return mask_value(value)
-    return value
+    return mask_value(value, key)
 
 
 def _shown_column(keys: Any, values: Any, reveal: bool) -> Any:
@@ -60,13 +58,16 @@ def _shown_column(keys: Any, values: Any, reveal: bool) -> Any:
     skips the per-value pass), and only keys that name secrets get a second pass."""
     if reveal:
         return values
-    if set(map(type, values)) <= _PLAIN:
+    distinct = set(keys)
+    payment = {k for k in distinct if is_payment_key(k)}   # even its numbers are masked
+    if not payment and set(map(type, values)) <= _PLAIN:
         return values
     out = [v if type(v) in _PLAIN else mask_value(v) for v in values]
-    secret = {k for k in set(keys) if is_secret_key(k)}
+    secret = {k for k in distinct if is_secret_key(k)}
     if secret:
         for i, k in enumerate(keys):
-            if k in secret and type(out[i]) not in _PLAIN:
+            if k in secret and out[i] is not None and (
+                    type(out[i]) not in _PLAIN or k in payment):
                 out[i] = MASK
     return out
 

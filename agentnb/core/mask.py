@@ -1,10 +1,12 @@
-"""Masking of secrets: values under credential-like keys, and values that look like tokens.
+"""Masking of secrets: values under credential-like keys (payment data too: card numbers, CVV,
+expiry), and values that look like tokens or card numbers (digit runs that pass the Luhn check).
 
 Masking happens when something is shown or saved, never in the trace itself, so it can never
 change the agent's real state and `reveal=True` can always give the raw value back.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import lru_cache
 from itertools import pairwise
@@ -18,7 +20,11 @@ _SECRET_WORDS = {
     "token", "secret", "secrets", "password", "passwd", "pwd", "passphrase",
     "credential", "credentials", "authorization", "auth", "oauth", "oauth2", "bearer",
     "apikey", "cookie", "privatekey", "accesskey", "jwt",
+    *("cvv", "cvc", "cvv2", "cvc2", "expiry", "cardnumber", "ccnumber"),   # payment data
 }
+# Payment words: under them even a number is masked (a CVV of 381, an expiry of 1229), where
+# under other secret words numbers stay (`input_tokens` is a count).
+_PAYMENT_WORDS = {"cvv", "cvc", "cvv2", "cvc2", "expiry", "cardnumber", "ccnumber"}
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # JWTs, bearer headers and common API-key shapes, wherever they stand in a text.
 _SECRET_TEXT = re.compile(
@@ -26,33 +32,100 @@ _SECRET_TEXT = re.compile(
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/-]{12,}=*"
     r"|\b(?:sk|pk|rk|AIza|ghp|xox[abp])[-_][A-Za-z0-9_-]{16,}"
 )
+# A card number: 13 to 19 digits, in groups of at least 3 split by single spaces or dashes,
+# not part of a longer run of digits; masked only when it passes the Luhn check.
+_DIGIT_RUN = re.compile(r"(?<![\d])\d{3,19}(?:[ -]\d{3,19})*(?![\d])")
+_SEPARATORS = re.compile(r"[ -]")
 
 
 def is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and _names_a_secret(key)
+    return isinstance(key, str) and _key_words(key)[0]
+
+
+def is_payment_key(key: object) -> bool:
+    """A key naming payment data (`cvv`, `card_number`, `expiry`...): even a number is masked."""
+    return isinstance(key, str) and _key_words(key)[1]
 
 
 @lru_cache(maxsize=65536)   # a view asks about the same few keys at every record
-def _names_a_secret(key: str) -> bool:
+def _key_words(key: str) -> tuple[bool, bool]:
+    """(names a secret, names payment data)."""
     words = [w.lower() for w in _WORD.findall(key)]
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    joined = {a + b for a, b in pairwise(words)}  # api_key -> apikey, private_key -> ...
-    return bool(joined & _SECRET_WORDS)
+    named = set(words) | {a + b for a, b in pairwise(words)}  # api_key -> apikey, card_number ...
+    return bool(named & _SECRET_WORDS), bool(named & _PAYMENT_WORDS)
+
+
+def luhn(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check (as every payment card number does)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card_number(match: re.Match[str]) -> str:
+    """The groups of a run of digits, with each span of them that is a card number masked
+    (a card number may stand beside other numbers: "4539 1488 0343 6467 381")."""
+    text = match.group()
+    groups = _SEPARATORS.split(text)
+    if len(groups) == 1:
+        return MASK if 13 <= len(text) <= 19 and luhn(text) else text
+    seps = _SEPARATORS.findall(text)
+    out, i = [], 0
+    while i < len(groups):
+        end = next((j for j in range(len(groups), i, -1)
+                    if 13 <= sum(map(len, groups[i:j])) <= 19 and luhn("".join(groups[i:j]))),
+                   None)
+        out.append(MASK if end is not None else groups[i])
+        i = end if end is not None else i + 1
+        if i < len(groups):
+            out.append(seps[i - 1])
+    return "".join(out)
 
 
 def mask_text(text: Any) -> Any:
-    return _SECRET_TEXT.sub(MASK, text) if isinstance(text, str) else text
+    if not isinstance(text, str):
+        return text
+    text = _SECRET_TEXT.sub(MASK, text)
+    # Most texts hold no run of 13 digits: the search is skipped for them.
+    return _DIGIT_RUN.sub(_card_number, text) if _has_long_digits(text) else text
+
+
+def _has_long_digits(text: str) -> bool:
+    count = 0
+    for ch in text:
+        if "0" <= ch <= "9":
+            count += 1
+            if count >= 13:
+                return True
+    return False
+
+
+def _fields(value: Any) -> dict[str, Any] | None:
+    """A dataclass's or pydantic model's fields, else None."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    names = getattr(type(value), "model_fields", None)
+    if isinstance(names, dict) and callable(getattr(value, "model_dump", None)):
+        return {name: getattr(value, name, None) for name in names}
+    return None
 
 
 def mask_value(value: Any, key: object = None) -> Any:
     """`value` with every secret in it masked: all of it under a secret key (numbers and
-    booleans excepted: `input_tokens` is a count), else recursively, keys and members too."""
-    if key is not None and is_secret_key(key) and value is not None \
-            and not isinstance(value, (bool, int, float)):
+    booleans excepted, `input_tokens` is a count, but not under a payment key), else
+    recursively: keys and members, a dataclass's or pydantic model's fields (it is then shown
+    as a dict of them), and any other object's repr."""
+    if key is not None and value is not None and is_secret_key(key) and (
+            not isinstance(value, (bool, int, float)) or is_payment_key(key)):
         return MASK
     if isinstance(value, str):
         return mask_text(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
     if isinstance(value, dict):
         return {mask_text(k) if isinstance(k, str) else mask_value(k): mask_value(v, k)
                 for k, v in value.items()}
@@ -66,4 +139,18 @@ def mask_value(value: Any, key: object = None) -> Any:
             return type(value)(items)
         except Exception:
             return tuple(items) if isinstance(value, tuple) else set(items)
-    return value
+    fields = _fields(value)
+    if fields is not None:
+        shown = {name: mask_value(v, name) for name, v in fields.items()}
+        return value if all(shown[n] is v for n, v in fields.items()) else shown
+    return _masked_repr(value)
+
+
+def _masked_repr(value: Any) -> Any:
+    """Any other object: itself, or its repr masked when the repr shows a secret."""
+    try:
+        text = repr(value)
+    except Exception:
+        return value
+    shown = mask_text(text)
+    return value if shown == text else shown
