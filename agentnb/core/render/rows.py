@@ -155,7 +155,9 @@ def session_words(session: Session) -> tuple[str, str]:
 
 def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: Session | None,
                     ended_early: bool = False, branch: str | None = None,
-                    number: int | None = None) -> str:
+                    number: int | None = None, speaking: str | None = None) -> str:
+    """An invocation card's head; `speaking` names the agent a handoff in it passed the
+    conversation to (an agent or an AgentTask), when it is not the one the turn began with."""
     status = end.status if end else "running"
     took = f" · {end.time - start.time:.3f} s" if end else ""
     if ended_early:
@@ -166,6 +168,7 @@ def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: 
             f'invocation {f"#{number}" if number else esc(start.invocation_id)}</span> '
             f'{chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'
             f'session {esc(start.session_id)} · agent {esc(start.agent)}'
+            f'{f" · speaking now: <b>{esc(speaking)}</b>" if speaking else ""}'
             f'{f" · branch {esc(branch)}" if branch else ""} · user said: '
             f'<q>{esc(clip(mask_value(start.user_text), 300))}</q></div></div>')
 

@@ -77,6 +77,7 @@ class Sections:
         self._per_session: dict[str, int] = {}
         self._calls: dict[str, int] = {}         # function call id -> its number in the view
         self._branches: dict[str | None, str] = {}
+        self._speaking: str | None = None      # who speaks after the card's last handoff
 
     def _mine(self, r: Record) -> bool:
         return self.invocation_id is None or getattr(r, "invocation_id", None) == self.invocation_id
@@ -136,6 +137,10 @@ class Sections:
             self._put(ops, "events", event_html(r, self.reveal, self._last_author, self._calls),
                       event_text(r))
             self._last_author = r.author
+            if self.invocation_id is not None and r.event_kind == "handoff" \
+                    and r.transfer_to_agent:
+                self._speaking = r.transfer_to_agent
+                return True
         elif isinstance(r, StateChange):
             lane = r.scope if r.scope in SCOPES else "session"
             self._put(ops, f"lane-{lane}", change_html(r, self.reveal),
@@ -177,7 +182,7 @@ class Sections:
                                self._sessions.get(start.session_id),
                                self.invocation_id in self._ended_early,
                                self._branches.get(self.invocation_id),
-                               self._numbers.get(start.invocation_id))
+                               self._numbers.get(start.invocation_id), self._speaking)
 
     def _put(self, ops: dict[str, list[str]], section: str, fragment: str,
              line: str | None) -> None:
@@ -238,7 +243,7 @@ class Sections:
             start = self._starts.get(self.invocation_id)
             head = f"invocation {self.invocation_id} [{self.status()}]" + (
                 f" agent={start.agent} user said {clip(repr(mask_value(start.user_text)), 200)}"
-                if start else "")
+                if start else "") + (f" speaking now={self._speaking}" if self._speaking else "")
         shown = 60 if self.invocation_id is None else 4   # a card's text face is its summary
         return visible("\n".join([clip(head, 400),
                                   *("  " + clip(line, 200) for line in self.lines[-shown:])]))
