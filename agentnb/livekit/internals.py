@@ -3,10 +3,15 @@ each pinned by a test in tests/test_livekit_faults.py. When LiveKit changes, loo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import copy
+import functools
 import inspect
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 _VARARGS = inspect.Signature([inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL)])
@@ -19,6 +24,175 @@ def import_livekit() -> None:
 
     # The mock room imports unittest.mock; imported inside the job it blocks the job's loop.
     import livekit.agents.ipc.mock_room  # noqa: F401
+    install_job_hooks()
+
+
+# -- the job's hold on the sessions and agents its entrypoint makes ------------------------------
+
+def _nothing(*_: Any) -> None:
+    return None
+
+
+@dataclass
+class JobHooks:
+    """What a running NotebookJob asks of the AgentSessions and Agents made inside it (under
+    `current_hooks`): `llm` replaces their models, `userdata` the sessions' userdata;
+    `console` (no server: no audio anywhere) sets their STT and TTS aside; `on_start(session)`
+    runs as a session starts; `note(topic, data)` records what was done."""
+    llm: Any = None
+    userdata: Any = None
+    replace_agent_models: bool = False
+    console: bool = False
+    on_start: Callable[[Any], None] = _nothing
+    note: Callable[[str, dict[str, Any]], None] = _nothing
+    failed: Callable[[str], None] = _nothing    # what agentnb could not do (never raised)
+
+
+# Set at the top of the job's entrypoint: the tasks it starts inherit it, so the wrappers below
+# act for this job only; anywhere else they call LiveKit's own methods unchanged.
+current_hooks: contextvars.ContextVar[JobHooks | None] = contextvars.ContextVar(
+    "agentnb_job_hooks", default=None)
+
+
+def install_job_hooks() -> None:
+    """Class-level wrappers on `AgentSession.__init__`, `AgentSession.start` and
+    `Agent.__init__` (so `AgentTask`s too), installed once. An example's `AgentSession(llm=
+    openai.LLM(...))` prewarms that model in `__init__`, and every agent activity prewarms its
+    models again as it starts: the model must be swapped before LiveKit's own `__init__`."""
+    from livekit.agents import Agent, AgentSession
+    if getattr(AgentSession, "_agentnb_hooked", False):
+        return
+    session_init, session_start, agent_init = AgentSession.__init__, AgentSession.start, Agent.__init__
+
+    @functools.wraps(session_init)
+    def init_session(self: Any, *args: Any, **kwargs: Any) -> None:
+        hooks = current_hooks.get()
+        if hooks is not None:
+            try:
+                kwargs = session_kwargs(hooks, kwargs)
+            except Exception:
+                hooks.failed("AgentSession's arguments")
+        session_init(self, *args, **kwargs)
+
+    @functools.wraps(agent_init)
+    def init_agent(self: Any, *args: Any, **kwargs: Any) -> None:
+        hooks = current_hooks.get()
+        if hooks is not None:
+            try:
+                kwargs = agent_kwargs(hooks, kwargs, type(self).__name__)
+            except Exception:
+                hooks.failed("an Agent's arguments")
+        agent_init(self, *args, **kwargs)
+
+    @functools.wraps(session_start)
+    async def start(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hooks = current_hooks.get()
+        if hooks is not None:
+            try:
+                kwargs = start_kwargs(hooks, self, args[0] if args else kwargs.get("agent"),
+                                      kwargs)
+                hooks.on_start(self)
+            except Exception:
+                hooks.failed("AgentSession.start's arguments")
+        return await session_start(self, *args, **kwargs)
+
+    AgentSession.__init__ = init_session  # type: ignore[method-assign]
+    AgentSession.start = start  # type: ignore[method-assign]
+    Agent.__init__ = init_agent  # type: ignore[method-assign]
+    AgentSession._agentnb_hooked = True  # type: ignore[attr-defined]
+
+
+def _model_name(model: Any) -> str:
+    return model if isinstance(model, str) else type(model).__name__
+
+
+def session_kwargs(hooks: JobHooks, kwargs: dict[str, Any]) -> dict[str, Any]:
+    kwargs = dict(kwargs)
+    if hooks.llm is not None:
+        replaced = kwargs.get("llm")
+        kwargs["llm"] = hooks.llm
+        if replaced is not None and replaced is not hooks.llm and is_given(replaced):
+            hooks.note("models", {"event": "llm replaced", "where": "AgentSession",
+                                  "replaced": _model_name(replaced)})
+    if hooks.userdata is not None:
+        kwargs["userdata"] = hooks.userdata
+    if hooks.console:
+        aside = {k: _model_name(kwargs.pop(k)) for k in ("stt", "tts")
+                 if kwargs.get(k) is not None and is_given(kwargs[k])}
+        kwargs["stt"] = kwargs["tts"] = None
+        if aside:
+            hooks.note("models", {"event": "set aside on the console room (no audio)",
+                                  "where": "AgentSession", **aside})
+    return kwargs
+
+
+def agent_kwargs(hooks: JobHooks, kwargs: dict[str, Any], agent: str) -> dict[str, Any]:
+    kwargs = dict(kwargs)
+    own = kwargs.get("llm")
+    if hooks.replace_agent_models and hooks.llm is not None and own is not None \
+            and is_given(own) and own is not hooks.llm:
+        kwargs["llm"] = hooks.llm
+        hooks.note("models", {"event": "llm replaced", "where": agent, "replaced": _model_name(own)})
+    if hooks.console:
+        aside = {k: _model_name(kwargs.pop(k)) for k in ("stt", "tts")
+                 if kwargs.get(k) is not None and is_given(kwargs[k])}
+        if aside:
+            hooks.note("models", {"event": "set aside on the console room (no audio)",
+                                  "where": agent, **aside})
+    return kwargs
+
+
+def start_kwargs(hooks: JobHooks, session: Any, agent: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`session.start(agent, room=...)`'s options with text output where there is no voice:
+    on the console room (LiveKit's RoomIO turns audio output on by default, and the reply text
+    then goes to a TTS that is not there: the reply is lost with only a logged error), and in
+    a real room when neither the agent nor the session has a TTS. Audio input likewise, with no
+    STT. A choice the entrypoint made itself is kept; a realtime model keeps its audio."""
+    from livekit.agents import llm, room_io
+    from livekit.agents.types import NOT_GIVEN
+    if not is_given(kwargs.get("room", NOT_GIVEN)):
+        return kwargs
+
+    def model(kind: str) -> Any:
+        own = getattr(agent, kind, NOT_GIVEN)
+        return own if is_given(own) else getattr(session, kind, None)
+    if isinstance(model("llm"), llm.RealtimeModel) and not hooks.console:
+        return kwargs
+    no_voice, no_ears = hooks.console or model("tts") is None, hooks.console or model("stt") is None
+    if not (no_voice or no_ears):
+        return kwargs
+    kwargs = dict(kwargs)
+    options = copy.copy(room_io.RoomOptions._ensure_options(
+        kwargs.pop("room_options", NOT_GIVEN),
+        room_input_options=kwargs.pop("room_input_options", NOT_GIVEN),
+        room_output_options=kwargs.pop("room_output_options", NOT_GIVEN)))
+    changed = {}
+    if no_voice and not is_given(options.audio_output):
+        options.audio_output = changed["audio_output"] = False
+    if no_ears and not is_given(options.audio_input):
+        options.audio_input = changed["audio_input"] = False
+    kwargs["room_options"] = options
+    if changed:
+        hooks.note("room_io", {"event": "text only" if len(changed) == 2 else "partly text",
+                               "why": "console room" if hooks.console else "no TTS/STT",
+                               **changed})
+    return kwargs
+
+
+def activity_agent() -> Any:
+    """The agent whose activity LiveKit is running the caller in (its speech tasks, tools and
+    model calls run under `_AgentActivityContextVar`), or None. After a handoff the old agent
+    still finishes its tool reply while `session.current_agent` already names the new one."""
+    from livekit.agents.voice.agent_activity import _AgentActivityContextVar
+    activity = _AgentActivityContextVar.get(None)
+    return getattr(activity, "agent", None)
+
+
+async def settle(session: Any, timeout: float) -> None:
+    """Wait, at most `timeout`, until the session is idle (an `on_enter` greeting still being
+    spoken would otherwise land inside the next turn)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(session.wait_for_idle(), timeout)
 
 
 def emitted(handler: Callable[..., None]) -> Callable[..., None]:

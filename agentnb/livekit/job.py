@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import contextvars
 import logging
 import os
 import threading
@@ -18,19 +17,16 @@ from ..core.recorded import Recorded
 from ..core.records import Fact, InvocationEnd, InvocationStart
 from ..core.trace import Trace
 from . import internals, runtime
+from .entry import JobEntry
 from .logs import JobLogCapture
 from .mapping import describe, new_id
 from .observer import JobObserver
-from .scripted import scripted_llm_class
 
 CONSOLE_MODE = "console (no LiveKit server)"
-# LiveKit retries a connection for 20-32 s by itself; the whole attempt is bounded here so a
-# refused or silent server fails start() within 10 s.
-CONNECT_TIMEOUT_S = 5.0
 SETTLE_S = 2.0               # start() waits this long for the entrypoint to end or start a session
 SESSION_WAIT_S = 10.0        # ask() waits this long for the entrypoint's AgentSession
-SESSION_POLL_S = 0.05
 INTERRUPTED_TURN_WAIT_S = 6.0
+SETTLE_TURN_S = 5.0          # a turn waits this long for the session's greeting to end
 # aclose() returns within 5 s: every step below is bounded, and all of them by CLOSE_BUDGET_S.
 CLOSE_BUDGET_S = 4.3
 TURN_STOP_S = 0.5            # cut off a running turn and its tools
@@ -45,7 +41,10 @@ class NotebookJob(Recorded):
 
     With `agent=`, a built-in entrypoint starts a text-only `AgentSession(llm=..., userdata=...)`
     (`llm` defaults to the agent's own, else an echoing `ScriptedLLM`). With `entrypoint=`, the
-    user's `async def entrypoint(ctx)` runs and `ask()` talks to the AgentSession it starts.
+    user's `async def entrypoint(ctx)` runs unchanged and `ask()` talks to the AgentSession it
+    starts; `llm=` then becomes the model of every session and agent it makes (an example's
+    `openai.LLM(...)` is never built into a call), and `userdata=` its sessions' userdata.
+    `prewarm=fn` is LiveKit's `setup_fnc`: called with the job process before the job.
     A real server is used when `url` (or LIVEKIT_URL, with a key and secret) is set; otherwise
     LiveKit's console path with its mock room. `LIVEKIT_*` variables that LiveKit writes into
     os.environ are put back as they were, so inside a job `ctx.api` sees only the caller's own.
@@ -53,17 +52,18 @@ class NotebookJob(Recorded):
 
     def __init__(self, *, agent: Any = None,
                  entrypoint: Callable[[Any], Coroutine[Any, Any, Any]] | None = None,
-                 llm: Any = None, userdata: Any = None, room: str = "agentnb",
+                 llm: Any = None, userdata: Any = None,
+                 prewarm: Callable[[Any], Any] | None = None, room: str = "agentnb",
                  url: str | None = None, api_key: str | None = None,
                  api_secret: str | None = None, display: bool = True,
                  log_level: int = logging.INFO) -> None:
         if (agent is None) == (entrypoint is None):
             raise TypeError("agentnb: NotebookJob needs exactly one of agent= or entrypoint=")
-        if entrypoint is not None and (llm is not None or userdata is not None):
-            raise TypeError("agentnb: llm= and userdata= are for the built-in session (agent=); "
-                            "an entrypoint passes them to the AgentSession it starts")
         if entrypoint is not None and not asyncio.iscoroutinefunction(entrypoint):
             raise TypeError("agentnb: entrypoint must be an `async def entrypoint(ctx)` function")
+        if prewarm is not None and not callable(prewarm):
+            raise TypeError(f"agentnb: prewarm must be a function of the job process "
+                            f"(`def prewarm(proc)`), not {type(prewarm).__name__}")
         self.server_url = url or os.environ.get("LIVEKIT_URL") or None
         self._api_key = api_key or os.environ.get("LIVEKIT_API_KEY") or None
         self._api_secret = api_secret or os.environ.get("LIVEKIT_API_SECRET") or None
@@ -71,18 +71,17 @@ class NotebookJob(Recorded):
             raise ValueError(f"agentnb: the LiveKit server at {self.server_url} needs api_key= "
                              f"and api_secret= (or LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")
         self.agent, self.entrypoint, self.llm, self.userdata = agent, entrypoint, llm, userdata
+        self.prewarm = prewarm
         self.room, self.display, self.log_level = room, display, log_level
         self.mode = f"LiveKit server at {self.server_url}" if self.server_url else CONSOLE_MODE
         self.title = f"LiveKit job · room {room} · {self.mode}"
         self.agent_identity = new_id("agentnb-agent")
         self.trace = Trace()
         self.last_result: Any = None
-        # Set from the job's thread; the notebook waits on them with `runtime.first`.
-        self._entered: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._entry_done: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._session_ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self.observer = JobObserver(self.trace, mode=self.mode, server_url=self.server_url,
-                                    agent=agent, on_session_ready=lambda: runtime.resolve(self._session_ready))
+                                    agent=agent, on_session_ready=self._session_is_ready)
+        self._entry = JobEntry(self.observer, agent=agent, entrypoint=entrypoint, llm=llm,
+                               userdata=userdata, prewarm=prewarm, server_url=self.server_url)
 
         self._started = self._closed = False
         self._start_lock = asyncio.Lock()
@@ -90,12 +89,6 @@ class NotebookJob(Recorded):
         self._loop_thread: runtime.LoopThread | None = None
         self._log_capture: JobLogCapture | None = None
         self._env_before: dict[str, str] | None = None
-        # Known once the entrypoint runs: the job's context, loop, context variables, thread.
-        self._ctx: Any = None
-        self._job_loop: asyncio.AbstractEventLoop | None = None
-        self._job_vars: contextvars.Context | None = None
-        self._entry_task: asyncio.Task[Any] | None = None
-        self._session_watch: asyncio.Task[Any] | None = None
         # The turns (`_open_turns` under `_turn_lock`: a turn ends once, from ask() or aclose()).
         self._last_run: Any = None
         self._turn_cut_off: set[str] = set()      # turns still running when aclose() began
@@ -121,9 +114,9 @@ class NotebookJob(Recorded):
     @property
     def context(self) -> Any:
         """The job's real `livekit.agents.JobContext` (it lives on the job's own loop)."""
-        if self._ctx is None:
-            raise RuntimeError("agentnb: the job has not started: await job.start() runtime.first")
-        return self._ctx
+        if self._entry.ctx is None:
+            raise RuntimeError("agentnb: the job has not started: await job.start() first")
+        return self._entry.ctx
 
     @property
     def session(self) -> Any:
@@ -219,104 +212,29 @@ class NotebookJob(Recorded):
 
     async def _launch_job(self) -> None:
         assert self._loop_thread is not None and self._env_before is not None
-        self._server = runtime.new_server(self._run_entrypoint, url=self.server_url,
-                                  api_key=self._api_key, api_secret=self._api_secret)
+        entry = self._entry
+        self._server = runtime.new_server(
+            entry.run, url=self.server_url, api_key=self._api_key, api_secret=self._api_secret,
+            setup=None if self.prewarm is None else entry.run_prewarm)
         await runtime.run_server(self._loop_thread, self._server, self._env_before)
         await runtime.launch_job(self._loop_thread, self._server, self.room, url=self.server_url,
                          api_key=self._api_key, api_secret=self._api_secret,
                          identity=self.agent_identity)
-        await runtime.first(self._entered, self._entry_done, timeout=runtime.START_TIMEOUT_S)
-        for future in (self._entered, self._entry_done):
+        await runtime.first(entry.entered, entry.done, timeout=runtime.START_TIMEOUT_S)
+        for future in (entry.entered, entry.done):
             if future.done() and (failure := future.exception()) is not None:
                 raise failure
-        if not self._entered.done():
+        if not entry.entered.done():
             raise TimeoutError(f"agentnb: the job's entrypoint did not start within "
                                f"{runtime.START_TIMEOUT_S:g} s")
-        await runtime.first(self._entry_done, self._session_ready, timeout=SETTLE_S)
-        if self._entry_done.done() and (failure := self._entry_done.exception()) is not None:
+        await runtime.first(entry.done, entry.session_ready, timeout=SETTLE_S)
+        if entry.done.done() and (failure := entry.done.exception()) is not None:
             raise failure
 
-    # -- the job's side (these run on the job's loop, in its thread) --------------------------
+    def _session_is_ready(self) -> None:
+        runtime.resolve(self._entry.session_ready)
 
-    async def _run_entrypoint(self, ctx: Any) -> None:
-        """LiveKit's entrypoint for this job: records the JobContext, connects to a real server
-        within a bound, then runs the built-in session or the user's entrypoint."""
-        try:
-            self._ctx = ctx
-            self._job_loop = asyncio.get_running_loop()
-            self._job_vars = contextvars.copy_context()
-            self._entry_task = asyncio.current_task()
-            self.observer.bind(ctx, self.userdata)
-            ctx.add_shutdown_callback(self._on_job_shutdown)
-            if self.server_url and not await self._connect(ctx):
-                return
-        except Exception as exc:
-            runtime.resolve(self._entered, exc)
-            runtime.resolve(self._entry_done)
-            raise
-        self.observer.record_room(ctx)
-        runtime.resolve(self._entered)
-        self._session_watch = asyncio.create_task(self._watch_for_session(ctx))
-        try:
-            if self.entrypoint is not None:
-                await self.entrypoint(ctx)
-            else:
-                await self._start_builtin_session(ctx)
-        except BaseException as exc:
-            self.observer.fact("job", {"event": "entrypoint cancelled"}
-                               if isinstance(exc, asyncio.CancelledError)
-                               else {"event": "entrypoint failed", "error": describe(exc)})
-            runtime.resolve(self._entry_done, exc)
-            raise
-        session = internals.primary_session_of(ctx)
-        if session is not None:
-            self.observer.attach(session)
-        runtime.resolve(self._entry_done)
-
-    async def _connect(self, ctx: Any) -> bool:
-        """Connect the job's real Room within CONNECT_TIMEOUT_S; on failure, end the job and
-        hand start() a ConnectionError that names the URL and the cause."""
-        try:
-            await asyncio.wait_for(ctx.connect(), CONNECT_TIMEOUT_S)
-        except Exception as exc:
-            cause = (f"no answer within {CONNECT_TIMEOUT_S:g} s"
-                     if isinstance(exc, TimeoutError) else describe(exc))
-            self.observer.fact("connection", {"state": "failed", "url": self.server_url,
-                                              "cause": cause})
-            runtime.resolve(self._entered, ConnectionError(
-                f"agentnb: could not connect to the LiveKit server at {self.server_url}: "
-                f"{cause}"))
-            runtime.resolve(self._entry_done)
-            ctx.shutdown("agentnb: could not connect")
-            return False
-        self.observer.watch_room(ctx.room)
-        return True
-
-    async def _start_builtin_session(self, ctx: Any) -> None:
-        from livekit.agents import AgentSession
-        from livekit.agents.types import NOT_GIVEN
-        await ctx.connect()
-        model = self.llm
-        if model is None and not internals.is_given(getattr(self.agent, "llm", NOT_GIVEN)):
-            model = scripted_llm_class()()
-        session = AgentSession(
-            llm=NOT_GIVEN if model is None else model, vad=None,
-            turn_handling={"turn_detection": None},  # text turns only: no audio to segment
-            user_away_timeout=None,
-            userdata=NOT_GIVEN if self.userdata is None else self.userdata)
-        self.observer.attach(session)
-        # No room: the mock room would turn audio output on, which fails without a TTS.
-        await session.start(self.agent)
-
-    async def _watch_for_session(self, ctx: Any) -> None:
-        """Attach the observer to the AgentSession a user's entrypoint starts, as soon as it
-        becomes the job's primary session (LiveKit offers no event for that)."""
-        while self.observer.session is None:
-            session = internals.primary_session_of(ctx)
-            if session is not None:
-                self.observer.attach(session)
-                return
-            await asyncio.sleep(SESSION_POLL_S)
+    # -- turns and shutdown -------------------------------------------------------------------
 
     async def _turn(self, session: Any, text: str, invocation_id: str) -> Any:
         if self._last_run is not None and not self._last_run.done():
@@ -327,6 +245,8 @@ class NotebookJob(Recorded):
                                        INTERRUPTED_TURN_WAIT_S)
             except Exception:
                 pass
+        # An `on_enter` greeting may still be running: it is not this turn's.
+        await internals.settle(session, SETTLE_TURN_S)
         self.observer.invocation = invocation_id
         try:
             self._last_run = session.run(user_input=text)
@@ -343,27 +263,20 @@ class NotebookJob(Recorded):
             self.observer.record_usage(session)
             self.observer.invocation = None
 
-    async def _on_job_shutdown(self, reason: str) -> None:
-        if self._session_watch is not None:
-            self._session_watch.cancel()
-        self.observer.record_shutdown(
-            reason, internals.shutdown_callback_names(self._ctx, self._on_job_shutdown))
-
-    # -- turns and shutdown -------------------------------------------------------------------
-
     def _in_job(self, make_coro: Callable[[], Coroutine[Any, Any, Any]], *,
                 tasks: set[asyncio.Task[Any]] | None = None) -> concurrent.futures.Future[Any]:
         """`make_coro()` as a task on the job's loop, in the job's context variables (so
         `get_job_context()` works in a tool); with `tasks`, none starts once the job closes."""
-        assert self._job_loop is not None
-        return runtime.run_in_loop(self._job_loop, self._job_vars, make_coro, tasks=tasks,
-                           refused=lambda: self._closed)
+        assert self._entry.loop is not None
+        return runtime.run_in_loop(self._entry.loop, self._entry.variables, make_coro,
+                                   tasks=tasks, refused=lambda: self._closed)
 
     async def _primary_session(self) -> Any:
-        if not self._session_ready.done():
-            await runtime.first(self._session_ready, self._entry_done, timeout=SESSION_WAIT_S)
-        if not self._session_ready.done():
-            if self._entry_done.done():
+        entry = self._entry
+        if not entry.session_ready.done():
+            await runtime.first(entry.session_ready, entry.done, timeout=SESSION_WAIT_S)
+        if not entry.session_ready.done():
+            if entry.done.done():
                 raise RuntimeError("agentnb: the entrypoint started no AgentSession, and ask() "
                                    "needs one (`await session.start(agent)` in the entrypoint)")
             raise TimeoutError(f"agentnb: the entrypoint started no AgentSession within "
@@ -387,18 +300,18 @@ class NotebookJob(Recorded):
         self._closed = True  # from here no turn starts, and a turn that ends is cut off
         left = runtime.Budget(CLOSE_BUDGET_S)
         job_thread = runtime.thread_with_id(self.observer.job_thread_id)
-        if job_thread is not None and self._job_loop is not None and not self._job_loop.is_closed():
+        entry = self._entry
+        if job_thread is not None and entry.loop is not None and not entry.loop.is_closed():
             stopped = self._in_job(lambda: internals.stop_turns(
                 set(self._turn_tasks), self.observer.session, TURN_STOP_S))
             concurrent.futures.wait([stopped], left(TURN_STOP_S + 0.1))
         for invocation_id in list(self._open_turns):
             self._end_turn(invocation_id, "interrupted", CUT_OFF)
-        if self._entry_task is not None and self._job_loop is not None \
-                and not self._entry_done.done():
+        if entry.task is not None and entry.loop is not None and not entry.done.done():
             # LiveKit waits 15 s for a running entrypoint before its shutdown callbacks.
             with contextlib.suppress(RuntimeError):
-                self._job_loop.call_soon_threadsafe(self._entry_task.cancel)
-            concurrent.futures.wait([self._entry_done], left(ENTRY_CANCEL_S))
+                entry.loop.call_soon_threadsafe(entry.task.cancel)
+            concurrent.futures.wait([entry.done], left(ENTRY_CANCEL_S))
         stuck = self._loop_thread is not None and not runtime.stop_server(
             self._loop_thread, self._server, job_thread, left)
         if self._log_capture is not None:

@@ -13,11 +13,12 @@ from ..core.guard import Guard, guarded
 from ..core.records import ContextSnapshot, Event, Fact, Record, Session, StateChange
 from ..core.trace import Trace
 from ..core.values import copy_value
-from .internals import emitted, job_context, userdata_of
+from .internals import activity_agent, emitted, job_context, userdata_of
 from .mapping import arguments, changes, describe, enum_name, fields_of, new_id, participant_data
 
 log = logging.getLogger("agentnb.livekit")
 LOG_TEXT_CHARS = 4000
+LOG_ERROR_CHARS = 200       # of a logged error, in the turn's error text
 SESSION_EVENTS = ("conversation_item_added", "function_tools_executed", "tool_execution_updated",
                   "agent_state_changed", "error", "close")
 
@@ -145,6 +146,7 @@ class JobObserver:
 
     # -- the AgentSession --------------------------------------------------------------------
 
+    @guarded
     def attach(self, session: Any) -> None:
         """Follow `session` (the job's primary AgentSession); the ready callback runs when it
         has started."""
@@ -180,6 +182,9 @@ class JobObserver:
                 self.turn_interrupted.add(self.invocation)
             self.append(Event(self.sid, self.invocation, item.id,
                               item.created_at, author, kind, text=item.text_content or ""))
+        # Writes made outside a tool or a turn (an `on_enter`, a task group's results) show up
+        # with the conversation item that follows them.
+        self.record_userdata(None, "userdata")
 
     @guarded
     def on_tool_update(self, ev: Any) -> None:
@@ -201,9 +206,14 @@ class JobObserver:
                 continue
             responses.append({"id": out.call_id, "name": out.name, "response": out.output,
                               "is_error": out.is_error})
-            message = self._call_errors.pop(out.call_id, None) or out.output
-            if out.is_error and self.invocation:
-                self.turn_errors.setdefault(self.invocation, []).append(f"{out.name}: {message}")
+            message = self._call_errors.pop(out.call_id, None)
+            # A ToolError is LiveKit's way of handing a message back to the model: its text is
+            # the output the model gets, and the call alone is an error. Any other exception
+            # reaches the model as LiveKit's generic text, and the turn failed.
+            handed_back = message is not None and message == out.output
+            if out.is_error and not handed_back and self.invocation:
+                self.turn_errors.setdefault(self.invocation, []).append(
+                    f"{out.name}: {message or out.output}")
         names = {fc.name for fc in ev.function_calls}
         source = f"tool:{names.pop()}" if len(names) == 1 else "userdata"
         event_id = new_id("ev")
@@ -303,8 +313,15 @@ class JobObserver:
         if record.exc_info:
             data["exception"] = "".join(traceback.format_exception(*record.exc_info))[
                 -LOG_TEXT_CHARS:]
-        fact = Fact(self.session_id, self.invocation if in_job else None, record.created,
-                    "log", data)
+        invocation = self.invocation if in_job else None
+        if invocation and record.levelno >= logging.ERROR and record.name.startswith("livekit") \
+                and not hasattr(record, "function"):
+            # LiveKit loses a reply with only a logged error ("Error in _tts_inference_task",
+            # "Error in _text_forwarding_task"): the turn did not reach the user. A failing
+            # tool's record (it has `function`) is reported by its output instead.
+            self.turn_errors.setdefault(invocation, []).append(
+                record.getMessage()[:LOG_ERROR_CHARS])
+        fact = Fact(self.session_id, invocation, record.created, "log", data)
         with self._log_lock:
             if self.session_id is None:
                 self._early_logs.append(fact)
@@ -325,7 +342,12 @@ class JobObserver:
         self._sealed = True
 
     def agent_id(self) -> str:
+        """Who is speaking: the agent whose activity LiveKit runs the caller in, else the
+        session's current agent (after a handoff the old agent still answers its own tool)."""
         try:
+            speaking = activity_agent()
+            if speaking is not None:
+                return str(speaking.id)
             return str(self.session.current_agent.id)
         except Exception:
             return getattr(self.agent, "id", None) or "agent"

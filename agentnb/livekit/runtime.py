@@ -228,15 +228,17 @@ def mint_token(api_key: str, api_secret: str, *, identity: str, room: str) -> st
 
 
 def new_server(entrypoint: Callable[[Any], Coroutine[Any, Any, None]], *, url: str | None,
-               api_key: str | None, api_secret: str | None) -> Any:
-    """LiveKit's own `AgentServer`, to run jobs in threads with `entrypoint`."""
+               api_key: str | None, api_secret: str | None,
+               setup: Callable[[Any], None] | None = None) -> Any:
+    """LiveKit's own `AgentServer`, to run jobs in threads with `entrypoint`; `setup` is its
+    `setup_fnc` (a prewarm: called with each job process before its job)."""
     from livekit.agents import AgentServer, JobExecutorType
     server = AgentServer(
         job_executor_type=JobExecutorType.THREAD,
         host="127.0.0.1",             # LiveKit binds every interface by default
         load_fnc=lambda: 0.0,         # the default starts a process-wide CPU-sampling thread
         num_idle_processes=1,         # a warm job thread: no "no warmed process" warning
-        shutdown_process_timeout=SERVER_CLOSE_S,
+        shutdown_process_timeout=SERVER_CLOSE_S, setup_fnc=setup,
         ws_url=url, api_key=api_key, api_secret=api_secret)
     server.rtc_session(entrypoint)
     return server

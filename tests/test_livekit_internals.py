@@ -1,0 +1,134 @@
+"""The reliances on LiveKit beyond its documented API that issue 12 added to
+`agentnb/livekit/internals.py`, each pinned here on its own (the corpus in
+test_livekit_corpus.py shows them at work): class-level wrappers on `AgentSession.__init__`,
+`AgentSession.start` and `Agent.__init__` that act only inside a job, `RoomOptions.
+_ensure_options` for text output, and `_AgentActivityContextVar` for who is speaking."""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from types import SimpleNamespace
+
+from livekit.agents import Agent, AgentSession, AgentTask, llm, room_io
+
+from agentnb.livekit import internals
+from agentnb.livekit import ScriptedLLM  # built on first use: it subclasses LiveKit's llm.LLM
+
+
+class HostedLLM(llm.LLM):
+    """A model an example would build (`openai.LLM(...)`): counts its prewarms."""
+
+    def __init__(self):
+        super().__init__()
+        self.prewarms = 0
+
+    async def _prewarm_impl(self):
+        self.prewarms += 1
+
+    def chat(self, **kwargs):
+        raise AssertionError("a hosted model was called")
+
+
+class Voice(SimpleNamespace):
+    """Stands in for a TTS or STT object: only its identity matters here."""
+
+
+def in_job(hooks, make):
+    """`make()` inside a job's context (what its entrypoint and its tasks see), in a loop."""
+    async def main():
+        internals.current_hooks.set(hooks)
+        return make()
+    return asyncio.run(main())
+
+
+def test_the_wrappers_are_installed_once_and_act_only_inside_a_job():
+    internals.install_job_hooks()
+    wrapped = (AgentSession.__init__, AgentSession.start, Agent.__init__)
+    internals.install_job_hooks()
+    assert (AgentSession.__init__, AgentSession.start, Agent.__init__) == wrapped
+    assert all(hasattr(f, "__wrapped__") for f in wrapped)   # LiveKit's own, called through
+
+    hosted = HostedLLM()
+
+    async def outside():
+        return AgentSession(llm=hosted), Agent(instructions="x", llm=hosted)
+    session, agent = asyncio.run(outside())
+    assert session.llm is hosted and agent.llm is hosted      # no job: LiveKit's own behaviour
+
+
+def test_inside_a_job_the_models_are_swapped_before_livekit_prewarms_them():
+    internals.install_job_hooks()
+    script, hosted, notes = ScriptedLLM([]), HostedLLM(), []
+    hooks = internals.JobHooks(llm=script, userdata={"n": 1}, replace_agent_models=True,
+                               console=True, note=lambda topic, data: notes.append(data))
+
+    class Task(AgentTask[None]):
+        def __init__(self):
+            super().__init__(instructions="t", llm=hosted)
+
+    session, agent, task = in_job(hooks, lambda: (
+        AgentSession(llm=hosted, stt=Voice(), tts=Voice()),
+        Agent(instructions="x", llm=hosted, tts=Voice()), Task()))
+    assert session.llm is script and agent.llm is script and task.llm is script
+    assert session.userdata == {"n": 1}
+    assert session.stt is None and session.tts is None     # no audio on the console room
+    assert not internals.is_given(agent.tts)
+    assert hosted.prewarms == 0
+    assert {"event": "llm replaced", "where": "AgentSession", "replaced": "HostedLLM"} in notes
+    # an agent that names no model keeps none: the session's is used, as LiveKit does
+    plain = in_job(hooks, lambda: Agent(instructions="x"))
+    assert not internals.is_given(plain.llm)
+
+
+def test_start_options_give_text_output_where_there_is_no_voice():
+    from livekit.agents.types import NOT_GIVEN
+    room = object()
+    session = SimpleNamespace(tts=None, stt=None, llm=None)
+    console = internals.JobHooks(console=True)
+    options = internals.start_kwargs(console, session, Agent(instructions="x"),
+                                     {"room": room})["room_options"]
+    assert isinstance(options, room_io.RoomOptions)
+    assert (options.audio_output, options.audio_input) == (False, False)
+    # an explicit choice is kept, and the entrypoint's options object is not changed
+    mine = room_io.RoomOptions(audio_output=True)
+    kept = internals.start_kwargs(console, session, None, {"room": room, "room_options": mine})
+    assert kept["room_options"].audio_output is True and kept["room_options"].audio_input is False
+    assert mine.audio_input is NOT_GIVEN
+    # no room: nothing to choose; a real room with a voice and ears: LiveKit's defaults
+    assert internals.start_kwargs(console, session, None, {}) == {}
+    online = internals.JobHooks(console=False)
+    voiced = SimpleNamespace(tts=Voice(), stt=Voice(), llm=None)
+    assert internals.start_kwargs(online, voiced, Agent(instructions="x"), {"room": room}) == \
+        {"room": room}
+    mute = internals.start_kwargs(online, SimpleNamespace(tts=None, stt=Voice(), llm=None),
+                                  Agent(instructions="x"), {"room": room})["room_options"]
+    assert mute.audio_output is False and mute.audio_input is NOT_GIVEN
+
+
+def test_activity_agent_is_the_agent_whose_activity_runs_the_caller():
+    from livekit.agents.voice.agent_activity import _AgentActivityContextVar
+    speaker = object()
+
+    def inside():
+        _AgentActivityContextVar.set(SimpleNamespace(agent=speaker))
+        return internals.activity_agent()
+    assert contextvars.Context().run(inside) is speaker
+    assert contextvars.Context().run(internals.activity_agent) is None
+
+
+def test_settle_is_bounded_and_never_raises():
+    class Busy:
+        async def wait_for_idle(self):
+            await asyncio.Event().wait()
+
+    class Closing:
+        async def wait_for_idle(self):
+            raise RuntimeError("AgentSession has no active AgentActivity")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await internals.settle(Busy(), 0.1)
+        await internals.settle(Closing(), 5)
+        return loop.time() - began
+    assert asyncio.run(main()) < 2
