@@ -108,18 +108,21 @@ def make_runner(shell: Any, line: str) -> Any:
 
 
 def make_job(shell: Any, line: str) -> Any:
-    usage = "%lk AGENT_OR_ENTRYPOINT [--room NAME]"
-    (name,), opts = parse(line, 1, ("room",), usage)
+    usage = "%lk AGENT_OR_ENTRYPOINT [--room NAME] [--llm VAR] [--userdata VAR]"
+    (name,), opts = parse(line, 1, ("room", "llm", "userdata"), usage)
     target = lookup(shell, name)
+    given = {k: lookup(shell, opts[k]) for k in ("llm", "userdata") if k in opts}
     import inspect
 
     from ..livekit import NotebookJob
     if isinstance(target, NotebookJob):   # an existing job becomes the current one
+        if opts:
+            _fail("--room, --llm and --userdata apply to a new job, not to an existing one")
         current["lk"] = current["last"] = target
         return target
     kind = "entrypoint" if inspect.iscoroutinefunction(target) else "agent"
     try:
-        job = NotebookJob(**{kind: target}, room=opts.get("room", "agentnb"))
+        job = NotebookJob(**{kind: target}, room=opts.get("room", "agentnb"), **given)
     except (TypeError, ValueError) as exc:
         _fail(str(exc).removeprefix("agentnb: "))
     current["lk"] = current["last"] = job
@@ -235,9 +238,11 @@ class AgentnbMagics(Magics):
     def lk(self, line: str) -> Any:
         """Make a LiveKit job current.
 
-        %lk AGENT_OR_ENTRYPOINT [--room NAME]
+        %lk AGENT_OR_ENTRYPOINT [--room NAME] [--llm VAR] [--userdata VAR]
             a variable holding a LiveKit Agent (agentnb starts a text AgentSession for it) or an
             `async def entrypoint(ctx)` (it gets a real JobContext); or an existing NotebookJob.
+            --llm VAR: the model (a variable, e.g. a ScriptedLLM) of the sessions and agents the
+            job makes; --userdata VAR: their session's userdata.
 
         Then each %%lk cell is one user turn, with a live card.
         """
