@@ -12,12 +12,6 @@ The numbers in the test names are the issue's items:
   5 prewarm=, llm= on an entrypoint job, `%lk AGENT --llm VAR --userdata VAR`
   6 handoffs and AgentTask steps visible: who is speaking, the handoff in the timeline
   7 ScriptedLLM callable steps get the chat ctx, the tools, tool_choice and the agent
-
-To diagnose an adapter that lacks some items, AGENTNB_LK_CORPUS_SHIM names items the test
-stands in for: "5" swaps each corpus module's `CloudLLM` for the script and calls `prewarm` from
-a wrapping entrypoint (item 5's own tests are skipped); "1,5" also starts the sessions with
-`RoomOptions(audio_output=False)` filled in, so items 2, 3, 4, 6 and 7 can be seen on their own.
-The shim never applies to a clean run.
 """
 from __future__ import annotations
 
@@ -38,16 +32,11 @@ from pydantic import BaseModel
 from agentnb.livekit import NotebookJob, call, reply
 from corpus_livekit import basic, drive_thru, multi_agent, restaurant, survey
 from corpus_livekit._standins import CloudLLM, CloudSTT, CloudTTS, QuietVAD
-from livekit.agents import (Agent, AgentSession, JobContext, RunResult, function_tool, llm,
-                            room_io)
+from livekit.agents import Agent, AgentSession, JobContext, RunResult, function_tool, llm
 from livekit.agents.voice.run_result import (AgentHandoffEvent, ChatMessageEvent,
                                              FunctionCallEvent, FunctionCallOutputEvent)
 
 from agentnb.livekit import ScriptedLLM  # built on first use: it subclasses LiveKit's llm.LLM
-
-SHIM = {item.strip() for item in os.environ.get("AGENTNB_LK_CORPUS_SHIM", "").split(",")
-        if item.strip()}
-needs_item_5 = pytest.mark.skipif("5" in SHIM, reason="the shim stands in for item 5")
 
 CARD = "4539148803436467"          # passes the Luhn check
 CARD_SPACED = "4539 1488 0343 6467"
@@ -71,32 +60,10 @@ def fresh_standins():
     yield
 
 
-def new_job(module, model, monkeypatch=None, **kwargs):
+def new_job(module, model, **kwargs):
     """The job an example runs in, unchanged: `NotebookJob(entrypoint=, llm=, prewarm=)`."""
-    prewarm = getattr(module, "prewarm", None)
-    if "1" in SHIM:
-        _shim_text_output(monkeypatch)
-    if "5" not in SHIM:
-        return NotebookJob(entrypoint=module.entrypoint, llm=model, prewarm=prewarm,
-                           display=False, **kwargs)
-    monkeypatch.setattr(module, "CloudLLM", lambda *a, **k: model)
-
-    async def entrypoint(ctx):
-        if prewarm is not None:
-            prewarm(ctx.proc)
-        await module.entrypoint(ctx)
-    return NotebookJob(entrypoint=entrypoint, display=False, **kwargs)
-
-
-def _shim_text_output(monkeypatch):
-    """Item 1 stood in for: sessions started on a room get audio output off unless asked."""
-    start = AgentSession.start
-
-    async def text_start(self, agent, **kwargs):
-        if "room" in kwargs and "room_options" not in kwargs:
-            kwargs["room_options"] = room_io.RoomOptions(audio_output=False, audio_input=False)
-        return await start(self, agent, **kwargs)
-    monkeypatch.setattr(AgentSession, "start", text_start)
+    return NotebookJob(entrypoint=module.entrypoint, llm=model,
+                       prewarm=getattr(module, "prewarm", None), display=False, **kwargs)
 
 
 async def wait_for(condition, what: str, timeout: float = 10.0):
@@ -269,12 +236,12 @@ SCENARIOS = {
 }
 
 
-async def play(name, monkeypatch, *, after=None, steps=None):
+async def play(name, *, after=None, steps=None):
     """Start the example, wait for its greeting (when it has one), ask every question, let
     `after(job)` look at the running job, close. Returns the job, the model, the results."""
     module, default_steps, asks, _, greets = SCENARIOS[name]
     model = ScriptedLLM(steps if steps is not None else default_steps)
-    job = new_job(module, model, monkeypatch)
+    job = new_job(module, model)
     await job.start()
     if greets:
         await wait_for(lambda: model_texts(job), "the greeting of on_enter")
@@ -295,9 +262,9 @@ async def play(name, monkeypatch, *, after=None, steps=None):
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_1_each_example_replies_in_text_and_the_turns_match_livekits_run_results(
-        name, monkeypatch, caplog):
+        name, caplog):
     threads_before = real_threads()
-    job, model, results, session = run(play(name, monkeypatch, after=lambda job: job.session))
+    job, model, results, session = run(play(name, after=lambda job: job.session))
     _, steps, asks, replies, greets = SCENARIOS[name]
     invocations = job.invocations(reveal=True)
     assert list(invocations["user_text"]) == asks
@@ -317,14 +284,14 @@ def test_1_each_example_replies_in_text_and_the_turns_match_livekits_run_results
     assert livekit_errors(caplog) == []
     assert not [d for d in (r.data for r in job.trace.of("fact")) if "tts_node" in repr(d)]
     assert list(invocations["status"]) == ["ok"] * len(asks)
-    assert job.observer_errors == 0
+    assert job.observer.failures == 0
     assert job.close_seconds < 5 and real_threads() == threads_before
 
 
-def test_1_an_ask_right_after_start_keeps_the_greeting_out_of_the_turn(monkeypatch):
+def test_1_an_ask_right_after_start_keeps_the_greeting_out_of_the_turn():
     async def main():
         model = ScriptedLLM(BASIC_STEPS[:3])
-        job = new_job(basic, model, monkeypatch)
+        job = new_job(basic, model)
         await job.start()
         result = await job.ask(BASIC_ASKS[0])   # on_enter's greeting may still be running
         await job.aclose()
@@ -345,10 +312,8 @@ def test_1_no_traceback_is_printed_where_no_logging_is_configured(name):
         import asyncio, os, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import test_livekit_corpus as t
-        class Patch:   # what pytest's monkeypatch does for the shim
-            def setattr(self, obj, name, value): setattr(obj, name, value)
         async def main():
-            job, model, results, _ = await t.play({name!r}, Patch())
+            job, model, results, _ = await t.play({name!r})
             print(repr(t.run_result_texts(results[0])))
         asyncio.run(main())
     """
@@ -369,8 +334,8 @@ def test_1_no_traceback_is_printed_where_no_logging_is_configured(name):
     ("survey", 1, "update_email_address", "Invalid email address provided: sam at example dot com"),
 ])
 def test_2_a_tool_error_marks_its_call_and_the_turn_is_ok_when_the_agent_replies(
-        name, turn, call_name, message, monkeypatch):
-    job, _, results, _ = run(play(name, monkeypatch))
+        name, turn, call_name, message):
+    job, _, results, _ = run(play(name))
     result = results[turn]
     # LiveKit hands the ToolError's message to the model as an error output, and it replies
     [output] = [e.item for e in result.events if isinstance(e, FunctionCallOutputEvent)]
@@ -497,14 +462,14 @@ def assert_replay_matches(job, userdata) -> None:
         assert _as_plain(replayed[key]) == _as_plain(value), key
 
 
-def test_3_restaurant_userdata_rows_are_only_real_changes_and_replay_adds_up(monkeypatch):
+def test_3_restaurant_userdata_rows_are_only_real_changes_and_replay_adds_up():
     checks = []
 
     def after(job):
         checks.append(job.session.userdata)
         assert_replay_matches(job, job.session.userdata)   # while the job runs, after a turn
 
-    job, _, _, _ = run(play("restaurant", monkeypatch, after=after))
+    job, _, _, _ = run(play("restaurant", after=after))
     [userdata] = checks
     history = job.history(reveal=True)
     assert _top_level_changes(history) == [
@@ -531,8 +496,8 @@ def test_3_restaurant_userdata_rows_are_only_real_changes_and_replay_adds_up(mon
 
 
 @pytest.mark.parametrize("name", ["multi_agent", "drive_thru", "survey"])
-def test_3_the_replay_of_userdata_history_equals_the_final_userdata(name, monkeypatch):
-    job, _, _, session = run(play(name, monkeypatch, after=lambda job: job.session))
+def test_3_the_replay_of_userdata_history_equals_the_final_userdata(name):
+    job, _, _, session = run(play(name, after=lambda job: job.session))
     assert_replay_matches(job, session.userdata)
     history = job.history(reveal=True)
     # every non-initial row is a change of value
@@ -549,8 +514,8 @@ def test_3_the_replay_of_userdata_history_equals_the_final_userdata(name, monkey
 # --- 4. card data is masked -----------------------------------------------------------------
 
 def test_4_card_data_is_masked_in_the_view_frames_and_saved_trace_and_revealed_on_request(
-        monkeypatch, tmp_path):
-    job, _, _, _ = run(play("restaurant", monkeypatch))
+        tmp_path):
+    job, _, _, _ = run(play("restaurant"))
     secrets = [CARD, CARD_SPACED, EXPIRY]
 
     shown = {"view": job.view().html(), "frames": frames_text(job),
@@ -584,22 +549,20 @@ def test_4_card_data_is_masked_in_the_view_frames_and_saved_trace_and_revealed_o
 
 # --- 5. examples run unchanged: prewarm=, llm=, %lk ----------------------------------------
 
-@needs_item_5
-def test_5_prewarm_runs_in_the_job_process_like_livekits_setup_fnc(monkeypatch):
+def test_5_prewarm_runs_in_the_job_process_like_livekits_setup_fnc():
     loads = QuietVAD.loads
 
     def after(job):
         proc_vad = job.context.proc.userdata.get("vad")
         return proc_vad, job.session.vad
 
-    job, _, _, (proc_vad, session_vad) = run(play("basic", monkeypatch, after=after))
+    job, _, _, (proc_vad, session_vad) = run(play("basic", after=after))
     assert QuietVAD.loads == loads + 1
     assert isinstance(proc_vad, QuietVAD) and session_vad is proc_vad
     [process] = [r.data for r in job.trace.of("fact") if r.topic == "process"]
     assert "vad" in process["userdata_keys"]
 
 
-@needs_item_5
 def test_5_a_failing_prewarm_fails_start_with_its_error_fast_and_leaves_nothing_running(
         monkeypatch):
     """LiveKit calls setup_fnc in the job thread; raising there kills that thread, and LiveKit
@@ -623,7 +586,6 @@ def test_5_a_failing_prewarm_fails_start_with_its_error_fast_and_leaves_nothing_
     assert died == [] and real_threads() == threads_before
 
 
-@needs_item_5
 def test_5_prewarm_must_be_callable_and_entrypoint_jobs_take_llm():
     with pytest.raises(TypeError, match="prewarm"):
         NotebookJob(entrypoint=basic.entrypoint, prewarm="vad")
@@ -631,10 +593,9 @@ def test_5_prewarm_must_be_callable_and_entrypoint_jobs_take_llm():
     assert job.llm is not None
 
 
-@needs_item_5
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_5_llm_becomes_the_model_of_the_sessions_the_entrypoint_starts(name, monkeypatch):
-    _, model, _, session_llm = run(play(name, monkeypatch, after=lambda job: job.session.llm))
+def test_5_llm_becomes_the_model_of_the_sessions_the_entrypoint_starts(name):
+    _, model, _, session_llm = run(play(name, after=lambda job: job.session.llm))
     assert session_llm is model
     assert model.calls == len(SCENARIOS[name][1])
     # the example's own cloud models were made, but never prewarmed (network) nor called
@@ -643,11 +604,10 @@ def test_5_llm_becomes_the_model_of_the_sessions_the_entrypoint_starts(name, mon
         [(m.model, 0, 0) for m in CloudLLM.made]
 
 
-@needs_item_5
-def test_5_llm_also_replaces_an_agents_own_model(monkeypatch):
+def test_5_llm_also_replaces_an_agents_own_model():
     """The story agent brings its own model (the example: a realtime model): with llm=, the
     script answers for it too, and the agent's cloud model is never used."""
-    job, _, results, _ = run(play("multi_agent", monkeypatch))
+    job, _, results, _ = run(play("multi_agent"))
     assert run_result_texts(results[0]) == MULTI_REPLIES[0]
     story_models = [m for m in CloudLLM.made if m.model == "gpt-realtime"]
     assert story_models and all((m.prewarms, m.chats) == (0, 0) for m in story_models)
@@ -663,7 +623,6 @@ def shell():
     ip.run_line_magic("unload_ext", "agentnb")
 
 
-@needs_item_5
 def test_5_lk_magic_takes_llm_and_userdata(shell):
     model, notes = ScriptedLLM([reply("hi")]), {"mood": "calm"}
     shell.user_ns.update(echo=Agent(instructions="Echo."), model=model, notes=notes,
@@ -685,9 +644,9 @@ def _head(html: str) -> str:
     return html.split("</style>", 1)[1].split('<div class="anb-body">', 1)[0]
 
 
-def test_6_a_handoff_shows_who_is_speaking_and_is_in_the_timeline(monkeypatch):
-    from agentnb._views import LiveView
-    job, _, results, _ = run(play("restaurant", monkeypatch))
+def test_6_a_handoff_shows_who_is_speaking_and_is_in_the_timeline():
+    from agentnb.jupyter.views import LiveView
+    job, _, results, _ = run(play("restaurant"))
     invocations = job.invocations()
     ev = job.events(reveal=True)
     for turn, (old, new) in ((0, ("greeter", "takeaway")), (2, ("takeaway", "checkout")),
@@ -711,9 +670,9 @@ def test_6_a_handoff_shows_who_is_speaking_and_is_in_the_timeline(monkeypatch):
                                           "checkout", "checkout"]
 
 
-def test_6_agent_tasks_are_steps_with_their_own_authors(monkeypatch):
+def test_6_agent_tasks_are_steps_with_their_own_authors():
     job, _, _, history = run(play(
-        "survey", monkeypatch, after=lambda job: [(i.old_agent_id, i.new_agent_id)
+        "survey", after=lambda job: [(i.old_agent_id, i.new_agent_id)
                                                   for i in job.session.history.items
                                                   if i.type == "agent_handoff"]))
     ev = job.events(reveal=True)
@@ -735,7 +694,7 @@ def test_6_agent_tasks_are_steps_with_their_own_authors(monkeypatch):
 
 # --- 7. what a callable step gets ----------------------------------------------------------
 
-def test_7_callable_steps_get_chat_ctx_tools_tool_choice_and_the_agent(monkeypatch):
+def test_7_callable_steps_get_chat_ctx_tools_tool_choice_and_the_agent():
     seen = []
 
     def step(answer):
@@ -746,7 +705,7 @@ def test_7_callable_steps_get_chat_ctx_tools_tool_choice_and_the_agent(monkeypat
         return scripted
 
     steps = [step(s) for s in RESTAURANT_STEPS[:4]]
-    _, _, _, agents = run(_restaurant_first_turn(monkeypatch, steps))
+    _, _, _, agents = run(_restaurant_first_turn(steps))
     greeting, transfer_call, transfer_reply, takeaway_greeting = seen
     assert isinstance(greeting["chat_ctx"], llm.ChatContext)
     assert any("You are Greeter agent" in (i.text_content or "")
@@ -762,10 +721,10 @@ def test_7_callable_steps_get_chat_ctx_tools_tool_choice_and_the_agent(monkeypat
     assert {"update_order", "to_checkout", "to_greeter"} <= set(takeaway_greeting["tools"])
 
 
-def _restaurant_first_turn(monkeypatch, steps):
+def _restaurant_first_turn(steps):
     async def main():
         model = ScriptedLLM(steps)
-        job = new_job(restaurant, model, monkeypatch)
+        job = new_job(restaurant, model)
         await job.start()
         await wait_for(lambda: model_texts(job), "the greeting of on_enter")
         result = await job.ask(RESTAURANT_ASKS[0])
