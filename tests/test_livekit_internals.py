@@ -9,7 +9,8 @@ import asyncio
 import contextvars
 from types import SimpleNamespace
 
-from livekit.agents import Agent, AgentSession, AgentTask, llm, room_io
+import pytest
+from livekit.agents import Agent, AgentSession, AgentTask, inference, llm, room_io
 
 from agentnb.livekit import internals
 from agentnb.livekit import ScriptedLLM  # built on first use: it subclasses LiveKit's llm.LLM
@@ -74,7 +75,7 @@ def test_inside_a_job_the_models_are_swapped_before_livekit_prewarms_them():
     assert session.stt is None and session.tts is None     # no audio on the console room
     assert not internals.is_given(agent.tts)
     assert hosted.prewarms == 0
-    assert {"event": "llm replaced", "where": "AgentSession", "replaced": "HostedLLM"} in notes
+    assert {"event": "llm replaced", "where": "AgentSession", "replaced": "HostedLLM(unknown)"} in notes
     # an agent that names no model keeps none: the session's is used, as LiveKit does
     plain = in_job(hooks, lambda: Agent(instructions="x"))
     assert not internals.is_given(plain.llm)
@@ -89,14 +90,18 @@ def test_start_options_give_text_output_where_there_is_no_voice():
                                      {"room": room})["room_options"]
     assert isinstance(options, room_io.RoomOptions)
     assert (options.audio_output, options.audio_input) == (False, False)
-    # an explicit choice is kept, and the entrypoint's options object is not changed
-    mine = room_io.RoomOptions(audio_output=True)
-    kept = internals.start_kwargs(console, session, None, {"room": room, "room_options": mine})
-    assert kept["room_options"].audio_output is True and kept["room_options"].audio_input is False
-    assert mine.audio_input is NOT_GIVEN
+    # on the console room there is no audio, whatever was asked; the entrypoint's options
+    # object is not changed
+    mine = room_io.RoomOptions(audio_output=True, text_output=False)
+    used = internals.start_kwargs(console, session, None, {"room": room, "room_options": mine})
+    assert used["room_options"].audio_output is False and used["room_options"].text_output is False
+    assert mine.audio_output is True and mine.audio_input is NOT_GIVEN
     # no room: nothing to choose; a real room with a voice and ears: LiveKit's defaults
     assert internals.start_kwargs(console, session, None, {}) == {}
     online = internals.JobHooks(console=False)
+    asked = room_io.RoomOptions(audio_output=True)
+    assert internals.start_kwargs(online, session, None, {"room": room, "room_options": asked})[
+        "room_options"].audio_output is True          # in a real room the entrypoint's choice
     voiced = SimpleNamespace(tts=Voice(), stt=Voice(), llm=None)
     assert internals.start_kwargs(online, voiced, Agent(instructions="x"), {"room": room}) == \
         {"room": room}
@@ -132,3 +137,23 @@ def test_settle_is_bounded_and_never_raises():
         await internals.settle(Closing(), 5)
         return loop.time() - began
     assert asyncio.run(main()) < 2
+
+
+def test_inference_models_an_example_builds_need_no_credentials_where_they_are_never_used(
+        monkeypatch):
+    for name in ("LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "LIVEKIT_INFERENCE_API_KEY",
+                 "LIVEKIT_INFERENCE_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    internals.install_job_hooks()
+    with pytest.raises(ValueError, match="api_key is required"):   # LiveKit's own rule
+        inference.LLM("openai/gpt-4.1-mini")
+    notes = []
+    console = internals.JobHooks(llm=ScriptedLLM([]), console=True,
+                                 note=lambda topic, data: notes.append(data))
+    built = in_job(console, lambda: (inference.LLM("openai/gpt-4.1-mini"),
+                                     inference.STT("deepgram/nova-3"), inference.TTS("cartesia/sonic-3")))
+    assert [type(m).__name__ for m in built] == ["LLM", "STT", "TTS"]
+    assert [n["where"] for n in notes] == ["inference.LLM", "inference.STT", "inference.TTS"]
+    # no llm= to replace it, in a real room: the model is LiveKit's to refuse
+    with pytest.raises(ValueError, match="api_key is required"):
+        in_job(internals.JobHooks(console=False), lambda: inference.LLM("openai/gpt-4.1-mini"))

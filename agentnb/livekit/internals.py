@@ -99,11 +99,55 @@ def install_job_hooks() -> None:
     AgentSession.__init__ = init_session  # type: ignore[method-assign]
     AgentSession.start = start  # type: ignore[method-assign]
     Agent.__init__ = init_agent  # type: ignore[method-assign]
+    from livekit.agents import inference
+    for kind, needed in ((inference.LLM, _replaced), (inference.STT, _set_aside),
+                         (inference.TTS, _set_aside)):
+        kind.__init__ = _built_offline(kind.__init__, needed)  # type: ignore[method-assign]
     AgentSession._agentnb_hooked = True  # type: ignore[attr-defined]
 
 
+OFFLINE_CREDENTIAL = "agentnb-offline-placeholder-never-sent"  # >= 32 bytes: no JWT warning
+
+
+def _replaced(hooks: JobHooks) -> bool:
+    return hooks.llm is not None
+
+
+def _set_aside(hooks: JobHooks) -> bool:
+    return hooks.console
+
+
+def _built_offline(init: Callable[..., None], needed: Callable[[JobHooks], bool]) -> Callable[..., None]:
+    """LiveKit Inference's `LLM`, `STT` and `TTS` (what the examples build: `inference.LLM(
+    "openai/gpt-4.1-mini")`) refuse to be built without LiveKit credentials. In a job whose
+    `llm=` replaces the model, or on the console room where STT and TTS are set aside, such an
+    object is never used: it is built with placeholder credentials, so the example runs
+    unchanged offline. Anywhere else LiveKit's own constructor runs as it is."""
+    @functools.wraps(init)
+    def build(self: Any, *args: Any, **kwargs: Any) -> None:
+        hooks = current_hooks.get()
+        if hooks is not None and needed(hooks) and not _has_credentials(kwargs):
+            kwargs = {**kwargs, "api_key": OFFLINE_CREDENTIAL, "api_secret": OFFLINE_CREDENTIAL}
+            hooks.note("models", {"event": "built with placeholder credentials, never used",
+                                  "where": f"inference.{type(self).__name__}",
+                                  "model": str(args[0] if args else kwargs.get("model"))})
+        init(self, *args, **kwargs)
+    return build
+
+
+def _has_credentials(kwargs: dict[str, Any]) -> bool:
+    def given(name: str, *variables: str) -> bool:
+        value = kwargs.get(name)
+        return bool(value and is_given(value)) or any(os.environ.get(v) for v in variables)
+    return given("api_key", "LIVEKIT_INFERENCE_API_KEY", "LIVEKIT_API_KEY") and \
+        given("api_secret", "LIVEKIT_INFERENCE_API_SECRET", "LIVEKIT_API_SECRET")
+
+
 def _model_name(model: Any) -> str:
-    return model if isinstance(model, str) else type(model).__name__
+    if isinstance(model, str):
+        return model
+    name = getattr(model, "model", None)
+    return f"{type(model).__name__}({name})" if isinstance(name, str) else type(model).__name__
 
 
 def session_kwargs(hooks: JobHooks, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -143,11 +187,12 @@ def agent_kwargs(hooks: JobHooks, kwargs: dict[str, Any], agent: str) -> dict[st
 
 
 def start_kwargs(hooks: JobHooks, session: Any, agent: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """`session.start(agent, room=...)`'s options with text output where there is no voice:
-    on the console room (LiveKit's RoomIO turns audio output on by default, and the reply text
-    then goes to a TTS that is not there: the reply is lost with only a logged error), and in
-    a real room when neither the agent nor the session has a TTS. Audio input likewise, with no
-    STT. A choice the entrypoint made itself is kept; a realtime model keeps its audio."""
+    """`session.start(agent, room=...)`'s options with text output where there is no voice.
+    LiveKit's RoomIO turns audio output on by default, and a reply's text then goes to a TTS
+    that is not there: the reply is lost with only a logged error. On the console room there
+    is no audio at all (its STT and TTS are set aside): audio is off whatever was asked. In a
+    real room audio output is off when neither the agent nor the session has a TTS, audio
+    input when there is no STT, unless the entrypoint chose; a realtime model keeps its audio."""
     from livekit.agents import llm, room_io
     from livekit.agents.types import NOT_GIVEN
     if not is_given(kwargs.get("room", NOT_GIVEN)):
@@ -156,7 +201,7 @@ def start_kwargs(hooks: JobHooks, session: Any, agent: Any, kwargs: dict[str, An
     def model(kind: str) -> Any:
         own = getattr(agent, kind, NOT_GIVEN)
         return own if is_given(own) else getattr(session, kind, None)
-    if isinstance(model("llm"), llm.RealtimeModel) and not hooks.console:
+    if not hooks.console and isinstance(model("llm"), llm.RealtimeModel):
         return kwargs
     no_voice, no_ears = hooks.console or model("tts") is None, hooks.console or model("stt") is None
     if not (no_voice or no_ears):
@@ -167,15 +212,16 @@ def start_kwargs(hooks: JobHooks, session: Any, agent: Any, kwargs: dict[str, An
         room_input_options=kwargs.pop("room_input_options", NOT_GIVEN),
         room_output_options=kwargs.pop("room_output_options", NOT_GIVEN)))
     changed = {}
-    if no_voice and not is_given(options.audio_output):
-        options.audio_output = changed["audio_output"] = False
-    if no_ears and not is_given(options.audio_input):
-        options.audio_input = changed["audio_input"] = False
+    for off, name in ((no_voice, "audio_output"), (no_ears, "audio_input")):
+        chosen = getattr(options, name)
+        if off and chosen is not False and (hooks.console or not is_given(chosen)):
+            setattr(options, name, False)
+            changed[name] = False if not is_given(chosen) else f"False (asked: {chosen!r:.60})"
     kwargs["room_options"] = options
     if changed:
-        hooks.note("room_io", {"event": "text only" if len(changed) == 2 else "partly text",
-                               "why": "console room" if hooks.console else "no TTS/STT",
-                               **changed})
+        hooks.note("room_io", {"event": "text output" if no_voice else "no audio input",
+                               "why": "console room: no audio" if hooks.console
+                               else "no TTS/STT", **changed})
     return kwargs
 
 
