@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from livekit.agents import Agent, AgentSession, AgentTask, inference, llm, room_io
+from livekit.agents.types import NOT_GIVEN
 
 from agentnb.livekit import internals
 from agentnb.livekit import ScriptedLLM  # built on first use: it subclasses LiveKit's llm.LLM
@@ -82,7 +83,6 @@ def test_inside_a_job_the_models_are_swapped_before_livekit_prewarms_them():
 
 
 def test_start_options_give_text_output_where_there_is_no_voice():
-    from livekit.agents.types import NOT_GIVEN
     room = object()
     session = SimpleNamespace(tts=None, stt=None, llm=None)
     console = internals.JobHooks(console=True)
@@ -103,8 +103,9 @@ def test_start_options_give_text_output_where_there_is_no_voice():
     assert internals.start_kwargs(online, session, None, {"room": room, "room_options": asked})[
         "room_options"].audio_output is True          # in a real room the entrypoint's choice
     voiced = SimpleNamespace(tts=Voice(), stt=Voice(), llm=None)
-    assert internals.start_kwargs(online, voiced, Agent(instructions="x"), {"room": room}) == \
-        {"room": room}
+    kept = internals.start_kwargs(online, voiced, Agent(instructions="x"), {"room": room})
+    assert (kept["room_options"].audio_output, kept["room_options"].audio_input) == (
+        NOT_GIVEN, NOT_GIVEN)
     mute = internals.start_kwargs(online, SimpleNamespace(tts=None, stt=Voice(), llm=None),
                                   Agent(instructions="x"), {"room": room})["room_options"]
     assert mute.audio_output is False and mute.audio_input is NOT_GIVEN
@@ -157,3 +158,28 @@ def test_inference_models_an_example_builds_need_no_credentials_where_they_are_n
     # no llm= to replace it, in a real room: the model is LiveKit's to refuse
     with pytest.raises(ValueError, match="api_key is required"):
         in_job(internals.JobHooks(console=False), lambda: inference.LLM("openai/gpt-4.1-mini"))
+
+
+def test_a_real_rooms_chat_is_recorded_on_its_way_to_livekits_text_input():
+    """`TextInputOptions.text_input_cb` (LiveKit's default, or the entrypoint's own) is
+    wrapped: the text is recorded, and the tasks the callback starts know who sent it."""
+    seen, answered = [], []
+
+    async def own_callback(session, ev):
+        answered.append((ev.text, internals.input_sender.get()))
+
+    hooks = internals.JobHooks(on_text=lambda *text: seen.append(text))
+    options = room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=own_callback))
+    used = internals.start_kwargs(hooks, SimpleNamespace(tts=None, stt=None, llm=None), None,
+                                  {"room": object(), "room_options": options})["room_options"]
+    event = room_io.TextInputEvent(text="hi", info=SimpleNamespace(topic="lk.chat"),
+                                   participant=SimpleNamespace(identity="ana"))
+    asyncio.run(used.text_input.text_input_cb(None, event))
+    assert seen == [("ana", "lk.chat", "hi")] and answered == [("hi", "ana")]
+    assert internals.input_sender.get() is None
+    assert options.text_input.text_input_cb is own_callback      # the entrypoint's, unchanged
+    # on the console room nobody sends chat: the callback is LiveKit's own
+    console = internals.start_kwargs(internals.JobHooks(console=True),
+                                     SimpleNamespace(tts=None, stt=None, llm=None), None,
+                                     {"room": object()})["room_options"]
+    assert console.text_input is NOT_GIVEN

@@ -11,12 +11,14 @@ from agentnb.livekit.mapping import (
     Ref,
     arguments,
     changes,
+    connection_cause,
     describe,
     enum_name,
     equal,
     fields_of,
     participant_data,
     snapshot,
+    track_data,
 )
 
 
@@ -135,3 +137,22 @@ def test_equal_compares_snapshots_field_by_field():
     assert equal(Loose(1), Loose(1)) and not equal(Loose(1), Loose(2))
     assert equal({"a": Item(name="x")}, {"a": Item(name="x")})
     assert not equal({"a": 1}, {"a": 1, "b": 2}) and not equal(1, "1")
+
+
+def test_track_data_and_connection_causes():
+    class Names:
+        @staticmethod
+        def Name(value):
+            return {1: "KIND_AUDIO", 2: "SOURCE_MICROPHONE"}[value]
+    publication = SimpleNamespace(sid="TR_1", name="mic", kind=1, source=2, muted=False)
+    assert track_data(publication, Names, Names) == {
+        "sid": "TR_1", "name": "mic", "kind": "KIND_AUDIO", "source": "SOURCE_MICROPHONE",
+        "muted": False}
+    refused = ("ConnectError: engine: signal failure: client error: 401 Unauthorized - invalid "
+               "token: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl, error: token signature"
+               " is invalid:\n signature is invalid")
+    cause = connection_cause(refused)
+    assert "eyJ" not in cause and "<token>" in cause and "\n" not in cause
+    assert cause.endswith("(the server refused the access token: check api_key and api_secret)")
+    assert connection_cause("ConnectError: Connection refused (os error 111)") == \
+        "ConnectError: Connection refused (os error 111)"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from . import internals, runtime
-from .mapping import describe
+from .mapping import connection_cause, describe
 from .observer import JobObserver
 from .scripted import scripted_llm_class
 
@@ -51,7 +51,7 @@ class JobEntry:
         return internals.JobHooks(
             llm=self.llm if user_entry else None, userdata=self.userdata if user_entry else None,
             replace_agent_models=user_entry, console=not self.server_url,
-            on_start=observer.attach, failed=observer.guard.failed,
+            on_start=observer.attach, failed=observer.guard.failed, on_text=observer.on_text,
             note=lambda topic, data: observer.fact(topic, data, observer.invocation))
 
     def run_prewarm(self, proc: Any) -> None:
@@ -109,7 +109,7 @@ class JobEntry:
             await asyncio.wait_for(ctx.connect(), CONNECT_TIMEOUT_S)
         except Exception as exc:
             cause = (f"no answer within {CONNECT_TIMEOUT_S:g} s"
-                     if isinstance(exc, TimeoutError) else describe(exc))
+                     if isinstance(exc, TimeoutError) else connection_cause(describe(exc)))
             self.observer.fact("connection", {"state": "failed", "url": self.server_url,
                                               "cause": cause})
             runtime.resolve(self.entered, ConnectionError(
@@ -134,8 +134,13 @@ class JobEntry:
             user_away_timeout=None,
             userdata=NOT_GIVEN if self.userdata is None else self.userdata)
         self.observer.attach(session)
-        # No room: the mock room would turn audio output on, which fails without a TTS.
-        await session.start(self.agent)
+        if self.server_url:
+            # A real room: chat in on `lk.chat`, replies out on `lk.transcription`, text only
+            # (no TTS, no STT: the job's hooks turn RoomIO's audio off).
+            await session.start(self.agent, room=ctx.room)
+        else:
+            # No room: the console room has no one to talk to but the notebook.
+            await session.start(self.agent)
 
     async def _watch_for_session(self, ctx: Any) -> None:
         """Attach the observer to the AgentSession a user's entrypoint starts, as soon as it

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import contextvars
 import copy
+import dataclasses
 import functools
 import inspect
 import os
@@ -46,6 +47,7 @@ class JobHooks:
     on_start: Callable[[Any], None] = _nothing
     note: Callable[[str, dict[str, Any]], None] = _nothing
     failed: Callable[[str], None] = _nothing    # what agentnb could not do (never raised)
+    on_text: Callable[[str | None, str | None, str], None] = _nothing   # chat text received
 
 
 # Set at the top of the job's entrypoint: the tasks it starts inherit it, so the wrappers below
@@ -192,7 +194,8 @@ def start_kwargs(hooks: JobHooks, session: Any, agent: Any, kwargs: dict[str, An
     that is not there: the reply is lost with only a logged error. On the console room there
     is no audio at all (its STT and TTS are set aside): audio is off whatever was asked. In a
     real room audio output is off when neither the agent nor the session has a TTS, audio
-    input when there is no STT, unless the entrypoint chose; a realtime model keeps its audio."""
+    input when there is no STT, unless the entrypoint chose; a realtime model keeps its audio.
+    In a real room, the chat text participants send is recorded on its way in."""
     from livekit.agents import llm, room_io
     from livekit.agents.types import NOT_GIVEN
     if not is_given(kwargs.get("room", NOT_GIVEN)):
@@ -201,10 +204,10 @@ def start_kwargs(hooks: JobHooks, session: Any, agent: Any, kwargs: dict[str, An
     def model(kind: str) -> Any:
         own = getattr(agent, kind, NOT_GIVEN)
         return own if is_given(own) else getattr(session, kind, None)
-    if not hooks.console and isinstance(model("llm"), llm.RealtimeModel):
-        return kwargs
-    no_voice, no_ears = hooks.console or model("tts") is None, hooks.console or model("stt") is None
-    if not (no_voice or no_ears):
+    realtime = not hooks.console and isinstance(model("llm"), llm.RealtimeModel)
+    no_voice = not realtime and (hooks.console or model("tts") is None)
+    no_ears = not realtime and (hooks.console or model("stt") is None)
+    if not (no_voice or no_ears or not hooks.console):
         return kwargs
     kwargs = dict(kwargs)
     options = copy.copy(room_io.RoomOptions._ensure_options(
@@ -217,12 +220,41 @@ def start_kwargs(hooks: JobHooks, session: Any, agent: Any, kwargs: dict[str, An
         if off and chosen is not False and (hooks.console or not is_given(chosen)):
             setattr(options, name, False)
             changed[name] = False if not is_given(chosen) else f"False (asked: {chosen!r:.60})"
+    if not hooks.console and options.text_input is not False:
+        given = options.text_input if isinstance(options.text_input, room_io.TextInputOptions) \
+            else room_io.TextInputOptions()
+        options.text_input = dataclasses.replace(
+            given, text_input_cb=_recording_text_input(given.text_input_cb, hooks))
     kwargs["room_options"] = options
     if changed:
         hooks.note("room_io", {"event": "text output" if no_voice else "no audio input",
                                "why": "console room: no audio" if hooks.console
                                else "no TTS/STT", **changed})
     return kwargs
+
+
+# Who sent the text a turn answers, in the tasks LiveKit starts from its text input callback.
+input_sender: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "agentnb_input_sender", default=None)
+
+
+def _recording_text_input(answer: Callable[..., Any], hooks: JobHooks) -> Callable[..., Any]:
+    """RoomIO's text input callback (`TextInputOptions.text_input_cb`, LiveKit's default or the
+    entrypoint's own), recording the text first; the reply it starts knows its sender."""
+    async def text_input(session: Any, ev: Any) -> None:
+        sender = getattr(ev.participant, "identity", None)
+        try:
+            hooks.on_text(sender, getattr(ev.info, "topic", None), ev.text)
+        except Exception:
+            hooks.failed("a chat text")
+        token = input_sender.set(sender)
+        try:
+            result = answer(session, ev)
+            if inspect.isawaitable(result):
+                await result
+        finally:
+            input_sender.reset(token)
+    return text_input
 
 
 def activity_agent() -> Any:

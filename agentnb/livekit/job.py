@@ -153,6 +153,9 @@ class NotebookJob(Recorded):
         if self._closed:
             raise RuntimeError("agentnb: this job is closed; make a new NotebookJob")
         session = await self._primary_session()
+        if self.observer.shutdown_reason and not self._closed:
+            raise RuntimeError(f"agentnb: LiveKit ended the job ({self.observer.shutdown_reason})"
+                               f"; make a new NotebookJob")
         if self.observer.session_closed:
             raise RuntimeError(f"agentnb: the job's AgentSession has closed "
                                f"({self.observer.session_closed}); make a new NotebookJob")

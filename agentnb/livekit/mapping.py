@@ -9,6 +9,7 @@ import enum
 import fractions
 import json
 import pathlib
+import re
 import types
 import uuid
 from collections.abc import Mapping
@@ -176,3 +177,25 @@ def participant_data(participant: Any, kinds: Any) -> dict[str, Any]:
     return {"identity": participant.identity, "sid": participant.sid,
             "kind": enum_name(kinds, participant.kind),
             "attributes": dict(attributes) if isinstance(attributes, Mapping) else {}}
+
+
+def track_data(publication: Any, kinds: Any, sources: Any) -> dict[str, Any]:
+    """A track publication's sid, name, kind and source (named through `kinds` and `sources`,
+    rtc.TrackKind and rtc.TrackSource) and whether it is muted."""
+    return {"sid": publication.sid, "name": publication.name,
+            "kind": enum_name(kinds, publication.kind),
+            "source": enum_name(sources, publication.source),
+            "muted": bool(getattr(publication, "muted", False))}
+
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_REFUSED_TOKEN = ("401", "invalid token", "signature is invalid", "token is expired")
+
+
+def connection_cause(text: str) -> str:
+    """Why a connection failed, in one line: LiveKit's text with the access token it quotes
+    cut out, and what to check when the server refused the token."""
+    cause = " ".join(_JWT.sub("<token>", text).split())
+    if any(word in cause for word in _REFUSED_TOKEN):
+        cause += " (the server refused the access token: check api_key and api_secret)"
+    return cause

@@ -13,8 +13,9 @@ from ..core.guard import Guard, guarded
 from ..core.records import ContextSnapshot, Event, Fact, Record, Session, StateChange
 from ..core.trace import Trace
 from ..core.values import copy_value
-from .internals import activity_agent, emitted, job_context, userdata_of
-from .mapping import arguments, changes, describe, enum_name, fields_of, new_id, participant_data
+from .internals import activity_agent, emitted, input_sender, job_context, userdata_of
+from .mapping import arguments, changes, describe, fields_of, new_id
+from .room import RoomRecording
 
 log = logging.getLogger("agentnb.livekit")
 LOG_TEXT_CHARS = 4000
@@ -23,7 +24,7 @@ SESSION_EVENTS = ("conversation_item_added", "function_tools_executed", "tool_ex
                   "agent_state_changed", "error", "close")
 
 
-class JobObserver:
+class JobObserver(RoomRecording):
     """Records one job. The job tells it the turn that is running (`invocation`); it tells the
     job when the AgentSession is ready (`on_session_ready`) and why it closed
     (`session_closed`), and keeps each turn's errors and interruptions for the job to read."""
@@ -36,6 +37,7 @@ class JobObserver:
         self.session_id: str | None = None
         self.session: Any = None
         self.session_closed: str | None = None
+        self.shutdown_reason: str | None = None     # LiveKit shut the job down, and why
         self.invocation: str | None = None         # the turn running now
         self.turn_errors: dict[str, list[str]] = {}
         self.turn_interrupted: set[str] = set()
@@ -43,6 +45,7 @@ class JobObserver:
         self.ctx: Any = None
         self.job_thread_id: int | None = None
         self.server_thread_id: int | None = None
+        self.local_identity: str | None = None
         self.userdata_seen: dict[str, Any] = {}
         self._usage_seen: list[Any] | None = None
         self._call_names: dict[str, str] = {}
@@ -71,7 +74,7 @@ class JobObserver:
         now = time.time()
         sid = ctx.job.id
         fields = fields_of(userdata)
-        identity = ctx.local_participant_identity
+        identity = self.local_identity = ctx.local_participant_identity
         records: list[Record] = [Session(sid, ctx.job.room.name, identity, "livekit", now, dict(fields))]
         records += [StateChange(sid, None, None, now, "", "initial", key, "userdata", None, value,
                                 True) for key, value in fields.items()]
@@ -109,36 +112,8 @@ class JobObserver:
         self.append(Fact(self.session_id, invocation_id, time.time(), topic, data))
 
     @guarded
-    def record_room(self, ctx: Any) -> None:
-        from livekit import rtc
-        room, now = ctx.room, time.time()
-        participants = [participant_data(p, rtc.ParticipantKind)
-                        for p in room.remote_participants.values()]
-        data = {"name": ctx.job.room.name, "room_object_name": room.name,
-                "connection_state": enum_name(rtc.ConnectionState, room.connection_state),
-                "participants": [p["identity"] for p in participants]}
-        if ctx.is_fake_job():
-            data["mock"] = True
-            data["note"] = ("LiveKit's console mock room: ctx.room.name is always 'console'; "
-                            "the job's room is ctx.job.room.name")
-        sid = self.session_id
-        self.append(Fact(sid, None, now, "room", data),
-                    *[Fact(sid, None, now, "participant",
-                           {"event": "present", **p, "mock": ctx.is_fake_job()})
-                      for p in participants])
-        if not ctx.is_fake_job():
-            for participant in room.remote_participants.values():
-                self.on_attributes_changed(dict(participant.attributes), participant)
-
-    def watch_room(self, room: Any) -> None:
-        room.on("connection_state_changed", emitted(self.on_connection_state))
-        room.on("disconnected", emitted(self.on_disconnected))
-        room.on("participant_connected", emitted(self.on_participant_connected))
-        room.on("participant_disconnected", emitted(self.on_participant_disconnected))
-        room.on("participant_attributes_changed", emitted(self.on_attributes_changed))
-
-    @guarded
     def record_shutdown(self, reason: str, callbacks: list[str]) -> None:
+        self.shutdown_reason = reason
         self.fact("shutdown", {"event": "shutdown", "reason": reason, "callbacks": callbacks})
         if self.session is not None:
             self.record_userdata(None, "userdata")
@@ -177,7 +152,8 @@ class JobObserver:
                               transfer_to_agent=item.new_agent_id))
         elif item.type == "message":
             kind = {"user": "user", "assistant": "model"}.get(item.role, item.role)
-            author = "user" if item.role == "user" else self.agent_id()
+            # The participant who sent the text, when a room's chat started the reply.
+            author = (input_sender.get() or "user") if item.role == "user" else self.agent_id()
             if item.interrupted and self.invocation:
                 self.turn_interrupted.add(self.invocation)
             self.append(Event(self.sid, self.invocation, item.id,
@@ -253,45 +229,6 @@ class JobObserver:
         self.append(Fact(self.session_id, self.invocation, ev.created_at, "session",
                          {"event": "close", "reason": ev.reason.value,
                           "error": str(ev.error) if ev.error else None}))
-
-    # -- the room ----------------------------------------------------------------------------
-
-    @guarded
-    def on_connection_state(self, state: Any) -> None:
-        from livekit import rtc
-        self.fact("connection", {"state": enum_name(rtc.ConnectionState, state)})
-
-    @guarded
-    def on_disconnected(self, reason: Any) -> None:
-        from livekit import rtc
-        self.fact("connection", {"state": "disconnected",
-                                 "reason": enum_name(rtc.DisconnectReason, reason)})
-
-    @guarded
-    def on_participant_connected(self, participant: Any) -> None:
-        from livekit import rtc
-        self.fact("participant", {"event": "connected",
-                                  **participant_data(participant, rtc.ParticipantKind)})
-        self.on_attributes_changed(dict(participant.attributes), participant)
-
-    @guarded
-    def on_participant_disconnected(self, participant: Any) -> None:
-        from livekit import rtc
-        self.fact("participant", {"event": "disconnected",
-                                  **participant_data(participant, rtc.ParticipantKind)})
-
-    @guarded
-    def on_attributes_changed(self, changed: dict[str, str], participant: Any) -> None:
-        """Participant attributes as state: scope `attributes`, key `identity.name`."""
-        known = self._participant_attributes.setdefault(participant.identity, {})
-        now, records = time.time(), []
-        for name, value in changed.items():
-            key = f"{participant.identity}.{name}"
-            records.append(StateChange(self.sid, self.invocation, None, now,
-                                       participant.identity, f"participant:{participant.identity}",
-                                       key, "attributes", known.get(name), value or None, True))
-            known[name] = value or None
-        self.append(*records)
 
     # -- logs --------------------------------------------------------------------------------
 
