@@ -119,7 +119,8 @@ def context_line(s: ContextSnapshot) -> str:
             f'<span class="anb-prov">received {esc(s.actual_class)} · agent={esc(s.agent or "")}</span></div>')
 
 
-JOB_TOPICS = ("job", "process", "room", "connection", "participant", "shutdown")
+JOB_TOPICS = ("job", "process", "room", "connection", "participant", "track", "data", "text",
+              "models", "room_io", "shutdown")
 
 
 def fact_section(topic: str) -> str:

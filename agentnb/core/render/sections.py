@@ -62,7 +62,7 @@ class Sections:
     def __init__(self, invocation_id: str | None = None, title: str = "agentnb",
                  reveal: bool = False) -> None:
         self.invocation_id, self.title, self.reveal = invocation_id, title, reveal
-        self.head = f'<div class="anb-head"><span class="anb-title">{esc(title)}</span></div>'
+        self.head = dashboard_head(title, None)
         self.rows: dict[str, list[str]] = {}
         self.counts: dict[str, int] = {}
         self.lines: list[str] = []
@@ -78,6 +78,7 @@ class Sections:
         self._calls: dict[str, int] = {}         # function call id -> its number in the view
         self._branches: dict[str | None, str] = {}
         self._speaking: str | None = None      # who speaks after the card's last handoff
+        self._connection: str | None = None    # a LiveKit job's room connection, in words
 
     def _mine(self, r: Record) -> bool:
         return self.invocation_id is None or getattr(r, "invocation_id", None) == self.invocation_id
@@ -93,9 +94,12 @@ class Sections:
                           f'{esc(r.kind)} record: {esc(type(exc).__name__)}</div>',
                           f"agentnb could not show a {r.kind} record: {type(exc).__name__}")
         patch: list[Op] = [AppendOp(op="append", section=s, html=rows) for s, rows in ops.items()]
-        if head_changed and self.invocation_id is not None:
-            self.head = self._invocation_head()
-            patch.insert(0, HeadOp(op="head", html=self.head))
+        if head_changed:
+            head = (self._invocation_head() if self.invocation_id is not None
+                    else dashboard_head(self.title, self._connection))
+            if head != self.head:
+                self.head = head
+                patch.insert(0, HeadOp(op="head", html=head))
         return patch
 
     def _add_one(self, r: Record, ops: dict[str, list[str]]) -> bool:
@@ -172,6 +176,10 @@ class Sections:
             if r.topic == "end_invocation":
                 self._ended_early.add(r.invocation_id)
                 return True
+            if r.topic == "connection" and self.invocation_id is None:
+                words = connection_words(r.data, self._connection)
+                changed, self._connection = words != self._connection, words
+                return changed
         return False
 
     def _invocation_head(self) -> str:
@@ -238,7 +246,7 @@ class Sections:
                 f'{more}<div class="anb-rows">{"".join(rows)}</div></details>')
 
     def text(self) -> str:
-        head = self.title
+        head = self.title + (f" [{self._connection}]" if self._connection else "")
         if self.invocation_id:
             start = self._starts.get(self.invocation_id)
             head = f"invocation {self.invocation_id} [{self.status()}]" + (
@@ -247,6 +255,30 @@ class Sections:
         shown = 60 if self.invocation_id is None else 4   # a card's text face is its summary
         return visible("\n".join([clip(head, 400),
                                   *("  " + clip(line, 200) for line in self.lines[-shown:])]))
+
+
+def connection_words(data: dict[str, Any], before: str | None) -> str | None:
+    """A room connection's state as the dashboard's head says it: "connected", "reconnecting",
+    "disconnected: REASON" (the reason stays once known), "failed: CAUSE"."""
+    state = str(data.get("state", "")).removeprefix("CONN_").lower()
+    if state == "disconnected":
+        if data.get("reason"):
+            return f"disconnected: {data['reason']}"
+        return before if before and before.startswith("disconnected") else "disconnected"
+    if state == "failed":
+        return f"failed: {data.get('cause', '')}".rstrip(": ")
+    return state or before
+
+
+def dashboard_head(title: str, connection: str | None) -> str:
+    """A dashboard's head: its title, and a LiveKit job's room connection when it has one."""
+    chip_html = ""
+    if connection:
+        word = connection.split(":", 1)[0]
+        status = {"connected": "ok", "reconnecting": "running", "connecting": "running"}.get(
+            word, "error")
+        chip_html = " " + chip(clip(connection, 120), f"anb-s-{status}")
+    return f'<div class="anb-head"><span class="anb-title">{esc(title)}</span>{chip_html}</div>'
 
 
 def state_section(lanes_html: str) -> str:
