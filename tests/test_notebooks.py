@@ -27,8 +27,10 @@ PRINTED = {
     "06_livekit_jobcontext.ipynb": {
         "lk06-left-behind": "threads the job left running: []",
         "lk06-refused": "could not connect to the LiveKit server at ws://127.0.0.1:",
+        "lk06-live-mode": "No LiveKit server configured (LIVEKIT_URL is not set)",
     },
 }
+LIVEKIT_ENV = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 
 
 def printed(cell) -> str:
@@ -36,15 +38,42 @@ def printed(cell) -> str:
                    and o.get("name") == "stdout")
 
 
+def errors_of(notebook) -> list:
+    return [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+            if o.output_type == "error"]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.name)
-def test_notebook_runs_without_errors(path):
+def test_notebook_runs_without_errors(path, monkeypatch):
+    for name in LIVEKIT_ENV:     # no server: the LiveKit notebooks run on the console room
+        monkeypatch.delenv(name, raising=False)
     notebook = execute(path)
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
-              if o.output_type == "error"]
-    assert not errors
+    assert not errors_of(notebook)
     cells = {c.get("id"): c for c in notebook.cells}
     for cell_id, text in PRINTED.get(path.name, {}).items():
         assert text in printed(cells[cell_id]), printed(cells[cell_id])
+
+
+@pytest.mark.filterwarnings("ignore:The HMAC key is")
+def test_notebook_06_runs_its_last_section_on_a_real_server(livekit_server, monkeypatch):
+    """With LIVEKIT_URL and its keys set, notebook 06's last section joins a real room with a
+    real guest, who chats with the agent; the sections before still run on the console room."""
+    for name, value in zip(LIVEKIT_ENV, (livekit_server.url, livekit_server.api_key,
+                                         livekit_server.api_secret), strict=True):
+        monkeypatch.setenv(name, value)
+    [path] = [p for p in NOTEBOOKS if p.name == "06_livekit_jobcontext.ipynb"]
+    notebook = execute(path)
+    assert not errors_of(notebook)
+    cells = {c.get("id"): c for c in notebook.cells}
+    assert livekit_server.url in printed(cells["lk06-live-mode"])
+    chat = printed(cells["lk06-live-chat"])
+    for text in ("the guest heard: Welcome to the hotel desk!", "the guest heard: Room 12 is ready.",
+                 "ctx.room is a livekit.rtc.room.Room", "ctx.room.name: hotel-desk-live | "
+                 "ctx.job.room.name: hotel-desk-live", "('guest', 'PARTICIPANT_KIND_STANDARD', "
+                 "{'floor': '2'})"):
+        assert text in chat, chat
+    assert "guest" in printed(cells["lk06-live-close"])
+    assert "threads the job left running: []" in printed(cells["lk06-left-behind"])
 
 
 def test_notebooks_are_committed_without_outputs():
