@@ -29,7 +29,7 @@ def event_html(e: Event, reveal: bool = False, author_before: str | None = None,
     parts = [f'<time>{clock(e.time)}</time>',
              chip(e.event_kind, f"anb-k-{esc(e.event_kind)}")]
     if e.author not in (author_before, e.event_kind):
-        parts.append(f'<span class="anb-author">{esc(e.author)}</span>')
+        parts.append(esc(e.author))
     if e.text:
         text = e.text if reveal else mask_value(e.text)
         parts.append(f'<span class="anb-text">{esc(clip(text, 600))}</span>')
@@ -40,7 +40,7 @@ def event_html(e: Event, reveal: bool = False, author_before: str | None = None,
         parts.append(f'<span class="anb-resp">← {call_label(r, calls)}: '
                      f'{show(r["response"], reveal=reveal)}</span>')
     if e.state_delta:
-        parts.append(chip("state: " + names(e.state_delta), "anb-state"))
+        parts.append(chip("state: " + names(e.state_delta)))
     if e.artifact_delta:
         parts.append(chip("artifact: " + names(f"{f} v{v}" for f, v in e.artifact_delta.items()),
                            "anb-art"))
@@ -52,7 +52,7 @@ def event_html(e: Event, reveal: bool = False, author_before: str | None = None,
         parts.append(chip("auth requested", "anb-auth"))
     if e.error:
         parts.append(f'<span class="anb-error">{esc(clip(e.error))}</span>')
-    return f'<div class="anb-row anb-event">{" ".join(parts)}</div>'
+    return f'<div class="anb-row">{" ".join(parts)}</div>'
 
 
 def call_label(call: dict[str, Any], calls: dict[str, int]) -> str:
