@@ -27,10 +27,10 @@ def run(path: Path) -> int:
     code = [c for c in notebook.cells if c.cell_type == "code"]
     ran = sum(1 for c in code if c.get("execution_count"))
     # What the saved notebook keeps of each view: its finished HTML, marked with its kind.
-    views = [re.match(r'<div class="anb-root" data-view="(\w+)" data-status="(\w*)"',
+    found = (re.match(r'<div class="anb-root" data-view="(\w+)" data-status="(\w*)"',
                       output.get("data", {}).get("text/html", ""))
-             for cell in code for output in cell.outputs]
-    views = [v for v in views if v]
+             for cell in code for output in cell.outputs)
+    views = [v for v in found if v is not None]
     cards = [v[2] for v in views if v[1] == "card"]
     print(f"{path.name}: {ran}/{len(code)} code cells ran in {took:.1f} s; {len(views)} agentnb "
           f"views: {len(views) - len(cards)} dashboard(s), {len(cards)} invocation card(s) "

@@ -194,3 +194,19 @@ def test_binder_installs_every_framework_on_a_python_agentnb_supports():
     assert version(runtime.removeprefix("python-")) >= version(wanted), (runtime, wanted)
     requirements = (root / "binder" / "requirements.txt").read_text().splitlines()
     assert "-e .[all]" in requirements and "all" in project["optional-dependencies"]
+
+
+def test_the_tour_survives_re_running_any_cell():
+    """Run All, then every code cell once more, in the same kernel: nothing fails."""
+    import asyncio
+    notebook = nbformat.read(NOTEBOOKS[0], as_version=4)
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS[0].parent)}})
+
+    async def run_twice():
+        async with client.async_setup_kernel():
+            for _ in range(2):
+                for index, cell in enumerate(notebook.cells):
+                    if cell.cell_type == "code":
+                        await client.async_execute_cell(cell, index)
+    asyncio.run(run_twice())   # a cell that fails raises CellExecutionError here

@@ -14,6 +14,7 @@ from typing import Any
 
 from google.adk.plugins.base_plugin import BasePlugin
 
+from ..core.failure import full_traceback
 from ..core.guard import Guard
 from ..core.records import (
     ArtifactVersion,
@@ -267,9 +268,10 @@ class AdkObserver(BasePlugin):
 
     async def on_run_error_callback(self, *, invocation_context: Any, error: Any) -> None:
         await self.guard.call_async("a run error", self._finish, invocation_context, "error",
-                                f"{type(error).__name__}: {error}")
+                                    f"{type(error).__name__}: {error}", full_traceback(error))
 
-    async def _finish(self, ic: Any, status: str, error: str | None) -> None:
+    async def _finish(self, ic: Any, status: str, error: str | None,
+                      traceback: str | None = None) -> None:
         self.guard.call("missed records", self._catch_up, ic)
         run = self._runs.get(ic.invocation_id)
         if run is not None and run.tool_artifacts:
@@ -284,9 +286,10 @@ class AdkObserver(BasePlugin):
                 self.trace.append(Fact(ic.session.id, ic.invocation_id, time.time(), "end_invocation",
                                        {"agent": getattr(ctx.agent, "name", None), "branch": ctx.branch}))
                 break
-        self.end(ic.session.id, ic.invocation_id, status, error)
+        self.end(ic.session.id, ic.invocation_id, status, error, traceback)
 
-    def end(self, session_id: str, invocation_id: str, status: str, error: str | None = None) -> bool:
+    def end(self, session_id: str, invocation_id: str, status: str, error: str | None = None,
+            traceback: str | None = None) -> bool:
         """Record the end of an invocation once; `temp:` keys end with it."""
         with self._lock:
             if self._runs.pop(invocation_id, None) is None:
@@ -294,7 +297,8 @@ class AdkObserver(BasePlugin):
             current = self._state.get(session_id, {})
             for key in [k for k in current if k.startswith("temp:")]:
                 del current[key]
-        self.trace.append(InvocationEnd(session_id, invocation_id, time.time(), status, error))
+        self.trace.append(InvocationEnd(session_id, invocation_id, time.time(), status, error,
+                                        traceback))
         return True
 
     # -- agent and model hooks (CallbackContext) --

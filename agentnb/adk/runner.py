@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -11,11 +12,13 @@ from typing import Any
 from google.adk.apps.app import App
 from google.genai import types
 
+from ..core.failure import for_the_user, full_traceback
 from ..core.fold import state_after
 from ..core.recorded import Invocation, Recorded
 from ..core.records import Event, Fact
 from ..core.trace import Trace
 from ..core.values import copy_value, same
+from .logs import captured
 from .mapping import call_dicts
 from .memory import ObservedMemory
 from .observer import AdkObserver
@@ -39,7 +42,7 @@ class NotebookRunner(Recorded):
                  state: dict[str, Any] | None = None, session_id: str | None = None,
                  session_service: Any = None, artifact_service: Any = None,
                  memory_service: Any = None, plugins: Any = (), display: bool = True,
-                 credential_service: Any = None) -> None:
+                 credential_service: Any = None, capture_logs: bool = True) -> None:
         from google.adk.agents.base_agent import BaseAgent
         from google.adk.artifacts import InMemoryArtifactService
         from google.adk.memory import InMemoryMemoryService
@@ -54,6 +57,7 @@ class NotebookRunner(Recorded):
         if state is not None and not isinstance(state, dict):
             raise TypeError(f"agentnb: state must be a dict, not {type(state).__name__}")
         self.agent, self.app_name, self.user_id, self.display = agent, app_name, user_id, display
+        self.capture_logs = capture_logs   # ADK's log records of a run: into its card
         self.title = f"ADK app {app_name}"
         self.trace = Trace()
         self.observer = AdkObserver(self.trace)
@@ -117,7 +121,9 @@ class NotebookRunner(Recorded):
         await self._ensure_session(session_id)
         invocation_id = self._resumed_invocation(content, session_id) or f"e-{uuid.uuid4()}"
         invocation = self.last_invocation = Invocation(self.trace, session_id, invocation_id)
-        with self._live(invocation_id) as shown:
+        logs = (captured(self.trace, session_id, invocation_id) if self.capture_logs
+                else contextlib.nullcontext())
+        with self._live(invocation_id) as shown, logs:
             invocation.shown_live = shown
             try:
                 async for _ in self.adk_runner.run_async(
@@ -125,10 +131,13 @@ class NotebookRunner(Recorded):
                         new_message=content, state_delta=state_delta):
                     pass
             except BaseException as exc:
+                __tracebackhide__ = True   # IPython leaves this frame out of what it prints
                 # Interrupts and cancellation skip ADK's after_run/on_run_error hooks.
                 status = "error" if isinstance(exc, Exception) else "interrupted"
-                self.observer.end(session_id, invocation_id, status, f"{type(exc).__name__}: {exc}")
-                raise
+                self.observer.end(session_id, invocation_id, status,
+                                  f"{type(exc).__name__}: {exc}", full_traceback(exc))
+                # The card has it all; the cell gets the user's own frames and the exception.
+                raise for_the_user(exc, invocation_id)  # noqa: B904
             self.observer.end(session_id, invocation_id, "ok")   # if recording the end failed
         return invocation
 

@@ -55,6 +55,7 @@ class InvocationEnd:
     time: float
     status: str  # ok | error | interrupted
     error: str | None = None
+    traceback: str | None = None   # the full traceback of an error, for the card to fold
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
 A script is a list of steps; each model call takes the next one, across the model's whole life:
 `reply(text)`, `call(name, **args)`, a list of `call(...)` (parallel calls), or a callable
-`f(request) -> step`. No script at all (None) echoes the last user text.
+`f(request) -> step`. One callable instead of a list answers every model call (a script that
+never runs out). No script at all (None) echoes the last user text.
 """
 from __future__ import annotations
 
@@ -43,9 +44,13 @@ Step = str | Reply | Call | Sequence[Call] | Callable[[Any], Any]
 class Script:
     """The steps of one scripted model, taken in order from any thread."""
 
-    def __init__(self, steps: Sequence[Step] | None, owner: str) -> None:
-        if steps is not None and not isinstance(steps, (list, tuple)):
-            raise TypeError(f"agentnb: {owner} steps must be a list, not {type(steps).__name__}")
+    def __init__(self, steps: Sequence[Step] | Callable[[Any], Any] | None, owner: str) -> None:
+        self.every: Callable[[Any], Any] | None = None   # one callable for every model call
+        if callable(steps) and not isinstance(steps, (Reply, Call)):
+            self.every, steps = steps, None
+        elif steps is not None and not isinstance(steps, (list, tuple)):
+            raise TypeError(f"agentnb: {owner} steps must be a list or a callable, "
+                            f"not {type(steps).__name__}")
         self.steps = None if steps is None else list(steps)
         self.owner = owner
         self.calls = 0
@@ -56,12 +61,16 @@ class Script:
         with self._lock:
             index = self.calls
             self.calls += 1
+        if self.every is not None:
+            return normalize(self.every(request), self.owner, index)
         if self.steps is None:
             return [Reply(last_user_text() or "")]
         if index >= len(self.steps):
             raise ScriptRanOut(
                 f"agentnb: {self.owner} ran out of steps: it had {len(self.steps)} "
-                f"step{'s' if len(self.steps) != 1 else ''} and this is model call {index + 1}")
+                f"step{'s' if len(self.steps) != 1 else ''} and this is model call {index + 1}. "
+                f"To go on: give the agent a new {self.owner} (each model plays its script "
+                f"once), add steps, or run the notebook from the top")
         step = self.steps[index]
         if callable(step) and not isinstance(step, (Reply, Call)):
             step = step(request)

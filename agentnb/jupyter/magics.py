@@ -7,12 +7,15 @@ docs/architecture.md).
 """
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from ..core.failure import MARK
 
 FRAMES = ("history", "timeline", "events", "artifacts", "invocations")
 _CELL_MAGICS = ("adk", "lk")
@@ -291,6 +294,23 @@ def rewrite_async_magics(lines: list[str]) -> list[str]:
     return out
 
 
+_INTERRUPTS = (KeyboardInterrupt, asyncio.CancelledError)
+
+
+def _one_line_interrupt(shell: Any, etype: type, value: BaseException, tb: Any,
+                        tb_offset: int | None = None) -> Any:
+    """An interrupt of a run agentnb recorded is one line (its card says the rest); any other
+    exception is shown as IPython would."""
+    invocation = getattr(value, MARK, None)
+    if invocation is None:
+        stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    else:
+        stb = [f"agentnb: interrupted; invocation {invocation} is recorded as interrupted "
+               f"(see its card)"]
+    shell._showtraceback(etype, value, stb)   # the cell fails, so Run All stops here
+    return stb
+
+
 def load_ipython_extension(ip: Any) -> None:
     # IPython ships a shell alias `lk` (list links); the contract's %lk magic takes its name.
     if ip.alias_manager.is_alias("lk"):
@@ -298,11 +318,14 @@ def load_ipython_extension(ip: Any) -> None:
     ip.register_magics(AgentnbMagics)
     if rewrite_async_magics not in ip.input_transformers_cleanup:
         ip.input_transformers_cleanup.append(rewrite_async_magics)
+    ip.set_custom_exc(_INTERRUPTS, _one_line_interrupt)
 
 
 def unload_ipython_extension(ip: Any) -> None:
     if rewrite_async_magics in ip.input_transformers_cleanup:
         ip.input_transformers_cleanup.remove(rewrite_async_magics)
+    if ip.custom_exceptions == _INTERRUPTS:
+        ip.set_custom_exc((), None)
     for kind, names in (("line", ("agentnb", "adk", "lk")), ("cell", ("adk", "lk"))):
         for name in names:
             ip.magics_manager.magics[kind].pop(name, None)

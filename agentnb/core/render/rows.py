@@ -161,6 +161,9 @@ def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: 
     if ended_early:
         took += " " + chip("end_invocation", "anb-transfer")
     err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
+    if end and end.traceback:   # the whole of it, folded: the cell shows only the user's frames
+        err += (f'<details class="anb-tb"><summary>full traceback</summary><pre class="anb-pre">'
+                f'{esc(clip(mask_text(end.traceback), 8000))}</pre></details>')
     who = " · ".join(map(esc, session_words(session))) + " · " if session else ""
     return (f'<div class="anb-head"><span class="anb-title" title="{esc(start.invocation_id)}">'
             f'invocation {f"#{number}" if number else esc(start.invocation_id)}</span> '
