@@ -16,30 +16,12 @@ from google.adk.plugins.base_plugin import BasePlugin
 
 from ..core.failure import full_traceback
 from ..core.guard import Guard
-from ..core.records import (
-    ArtifactVersion,
-    ContextSnapshot,
-    Event,
-    Fact,
-    InvocationEnd,
-    InvocationStart,
-    Record,
-    Session,
-    StateChange,
-    scope_of,
-)
+from ..core.records import (ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
+                            InvocationStart, Record, Session, StateChange, scope_of)
 from ..core.trace import Trace
 from ..core.values import copy_value, same
-from .mapping import (
-    CONTEXT_KIND,
-    call_dicts,
-    describe_part,
-    dump,
-    event_kind,
-    invocation_exposed,
-    state_of,
-    text_of,
-)
+from .mapping import (CONTEXT_KIND, call_dicts, describe_part, dump, event_kind, invocation_exposed,
+                      state_of, text_of)
 
 log = logging.getLogger("agentnb.adk")
 

@@ -6,16 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..mask import mask_text, mask_value
-from ..records import (
-    ArtifactVersion,
-    ContextSnapshot,
-    Event,
-    Fact,
-    InvocationEnd,
-    InvocationStart,
-    Session,
-    StateChange,
-)
+from ..records import (ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
+                       InvocationStart, Session, StateChange)
 from ..values import RASTER_IMAGES, safe_repr, same
 from .escape import chip, clip, clock, esc, names, show
 

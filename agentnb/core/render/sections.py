@@ -11,35 +11,13 @@ from typing import Any
 
 from ..mask import mask_value
 from ..patch import MAX_ROWS, AppendOp, HeadOp, Op
-from ..records import (
-    SCOPES,
-    ArtifactVersion,
-    ContextSnapshot,
-    Event,
-    Fact,
-    InvocationEnd,
-    InvocationStart,
-    Record,
-    Session,
-    StateChange,
-)
+from ..records import (SCOPES, ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
+                       InvocationStart, Record, Session, StateChange)
 from .diagram import Step, sequence_steps
 from .escape import chip, clip, esc, stylesheet, visible
-from .rows import (
-    artifact_html,
-    change_html,
-    context_facts,
-    context_html,
-    context_line,
-    event_html,
-    event_text,
-    fact_html,
-    fact_section,
-    invocation_head,
-    invocation_line,
-    session_words,
-    short,
-)
+from .rows import (artifact_html, change_html, context_facts, context_html, context_line,
+                   event_html, event_text, fact_html, fact_section, invocation_head,
+                   invocation_line, session_words, short)
 
 CONTEXT_ROWS = 50       # context rows are many (about ten per invocation): fewer are kept
 LANE_TITLES = {"app": "app: (every user of the app)", "user": "user: (this user, every session)",
