@@ -391,7 +391,7 @@ def test_load_memory_response_loads_as_data(tmp_path):
     responses = [r for rs in events.function_responses for r in rs if r["name"] == "load_memory"]
     assert responses
     result = responses[0]["response"]["result"]     # FunctionTool wraps a non-dict return
-    from agentnb._persist import TypedRepr
+    from agentnb.core.codec import TypedRepr
     assert not isinstance(result, TypedRepr), result
     # ADK's LoadMemoryResponse again (importable, a pydantic model), or its plain data
     memories = result["memories"] if isinstance(result, dict) else result.memories
