@@ -485,7 +485,12 @@ def test_scripted_model_plays_mixed_turns_and_builtin_tools():
     events = p.runner.events(reveal=True).set_index("event_id")
     assert events.loc[mixed.id, "text"] == p.case.extra["mixed_text"]
     assert [c["name"] for c in events.loc[mixed.id, "function_calls"]] == ["get_time"]
-    assert _adk_state(session)["answer"] == "It is 10:10 in Paris, the capital of France."
+    # ADK 2.13 accumulates an agent's text across its turn into output_key
+    # (agents/llm_agent.py:__maybe_accumulate_streaming_output), the mixed turn's text included.
+    assert _adk_state(session)["answer"] == "Let me check.It is 10:10 in Paris, the capital of France."
+    history = p.runner.history(reveal=True)
+    answers = history[(history.key == "answer") & (history.session_id == p.sessions[0])]
+    assert answers.source.tolist() == ["output_key:assistant"] * 2
 
 
 def _rename_types(tree, renames):
