@@ -96,13 +96,13 @@ def event_output(event: Any) -> Any:
     return copy_value(output)
 
 
-def interrupt_ids(event: Any) -> list[str]:
+def interrupt_ids(event: Any, calls: list[dict[str, Any]]) -> list[str]:
     """The function calls an event leaves waiting for an answer, as ADK's own
-    `events._interrupts.extract_event_interrupt_ids` finds them."""
+    `events._interrupts.extract_event_interrupt_ids` finds them (`calls`: the event's calls,
+    from `call_dicts`)."""
     ids = set(event.long_running_tool_ids or ())
-    ids.update(c.id for c in event.get_function_calls()
-               if c.id and c.name in (REQUEST_INPUT, REQUEST_CREDENTIAL))
-    return sorted(ids)
+    ids.update(c["id"] for c in calls if c["id"] and c["name"] in (REQUEST_INPUT, REQUEST_CREDENTIAL))
+    return sorted(ids) if ids else []
 
 
 def pending_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
@@ -146,12 +146,13 @@ def _pending_row(event: Any, call: dict[str, Any], calls: dict[Any, dict[str, An
     return row
 
 
-def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str) -> str:
+def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str,
+               code: tuple[str, str, dict[str, Any]] | None = None) -> str:
+    """The kind of an event (`code`: its `code_parts`, when it has code execution parts)."""
     if event.author == "user":
         return "rewind" if event.actions.rewind_before_invocation_id else "user"
     if event.error_code or event.error_message:
         return "error"
-    code = code_parts(event)
     if code is not None:
         return code[0]
     if calls:

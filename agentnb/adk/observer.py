@@ -122,7 +122,7 @@ class AdkObserver(SessionBook, BasePlugin):
         records += self.unseen_records(ic.session, user_event)
         if user_event is not None:
             records += self._event_records(user_event, sid, None, "user")
-        records += self.drift_records(sid, state_of(ic))   # app:/user: keys written elsewhere
+        records += self.drift_records(sid, ic.session.state)   # app:/user: keys written elsewhere
         self.trace.extend(records)
 
     def _begin(self, ic: Any, parent: tuple[str, str, str, str] | None = None) -> None:

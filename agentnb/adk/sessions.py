@@ -38,6 +38,7 @@ class SessionBook:
         self._state: dict[str, dict[str, Any]] = {}  # session id -> key -> last recorded value
         self._open: dict[str, dict[str, str]] = {}  # session id -> interrupt call id -> invocation
         self._agents: dict[str, Any] = {}           # agent name -> agent, as hooks meet them
+        self._scanned: dict[str, int] = {}          # session id -> events looked at for unseen ones
         self._lock = threading.Lock()
 
     def knows(self, session_id: str) -> bool:
@@ -84,10 +85,10 @@ class SessionBook:
         code = code_parts(event)
         if code is not None:
             text = code[1]
-        waits = interrupt_ids(event)
+        waits = interrupt_ids(event, calls)
         record = Event(
             session_id, event.invocation_id, event.id, event.timestamp or now, event.author,
-            event_kind(event, calls, responses, text), text, calls, responses,
+            event_kind(event, calls, responses, text, code), text, calls, responses,
             delta, dict(actions.artifact_delta), actions.transfer_to_agent,
             bool(actions.escalate), bool(actions.end_of_agent),
             list((actions.requested_auth_configs or {}).keys()),
@@ -131,9 +132,13 @@ class SessionBook:
         """Events of `session` not in the trace (appended outside the runner: ADK fires no hook
         for `append_event`), as records whose changes have the source `external`."""
         records: list[Record] = []
-        for event in session.events:
-            if event.id not in self._recorded and event is not skip:
+        events = session.events
+        start = self._scanned.get(session.id, 0)   # events are only ever appended
+        recorded = self._recorded
+        for event in events[start if start <= len(events) else 0:]:
+            if event.id not in recorded and event is not skip:
                 records += self._event_records(event, session.id, None, "external")
+        self._scanned[session.id] = len(events)
         return records
 
     def drift_records(self, session_id: str, state: dict[str, Any],
@@ -144,7 +149,7 @@ class SessionBook:
         current = self._state.get(session_id, {})
         writes: list[Write] = [
             ("external", None, k, copy_value(v)) for k, v in state.items()
-            if not k.startswith("temp:") and (prefixes is None or k.startswith(prefixes))
+            if (k.startswith(prefixes) if prefixes is not None else not k.startswith("temp:"))
             and (k not in current or not same(current[k], v))]
         return self._changes(session_id, None, None, time.time(), "", writes) if writes else []
 
