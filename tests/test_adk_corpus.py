@@ -540,3 +540,36 @@ def test_hostile_type_names_in_a_trace_run_nothing(tmp_path, monkeypatch, target
         assert not callable(value) or (value is None), value
         assert type(value).__module__.split(".")[0] not in ("subprocess", "os",
                                                              "agentnb_corpus_never_imported")
+
+
+# --- the card ---------------------------------------------------------------------------------
+
+def test_card_groups_workflow_events_by_node_and_nests_agent_tool_runs():
+    """(1)(3) The invocation's card: a head row per workflow node, and each AgentTool run under
+    its caller's card (and not in a card of its own caller's caller)."""
+    from agentnb.core.render.sections import Sections
+    from hostile_payloads import check_agentnb_html
+    p = _played("workflow_graph")
+    card = Sections(p.invocations[0][1])
+    card.add(p.runner.trace.snapshot())
+    groups = [row for row in card.rows["events"] if "anb-group" in row]
+    assert [g.split(">", 1)[1].split("<")[0] for g in groups] == [
+        "node helpdesk@1/classifier@1", "node helpdesk@1/route_ticket@1",
+        "node helpdesk@1/file_bug@1", "node helpdesk@1/confirm_bug@1"]
+    check_agentnb_html(card.html())
+    p = _played("agent_tools")
+    top = p.invocations[0][1]
+    card = Sections(top)
+    card.add(p.runner.trace.snapshot())
+    nested = [row for row in card.rows["events"] if "anb-child" in row]
+    assert sum("nested run" in row for row in nested) == 4     # each child's start and end
+    assert any("Hotel Sol" in row for row in nested) and any("find_flight" in row for row in nested)
+    hotel = [row for row in card.rows["events"] if "anb-k-model" in row and "Hotel Sol, 80" in row]
+    assert len(hotel) == 1 and "anb-child" in hotel[0]   # the child's own answer, nested
+    check_agentnb_html(card.html())
+    table = p.runner.invocations()
+    child = table[table.parent_invocation_id == top].invocation_id.iloc[0]
+    child_card = Sections(child)
+    child_card.add(p.runner.trace.snapshot())
+    assert not any("anb-child" in row for row in child_card.rows.get("events", []))
+    assert "nested in" in child_card.head

@@ -19,13 +19,20 @@ from ..values import RASTER_IMAGES, safe_repr
 from .escape import chip, clip, clock, esc, names, show
 
 
-def event_html(e: Event, reveal: bool = False) -> str:
+def event_html(e: Event, reveal: bool = False, nested: bool = False) -> str:
+    """One event's row; `nested`: an event of a run started by a tool call of the invocation
+    shown (an AgentTool's run), indented under it."""
     parts = [f'<span class="anb-time">{clock(e.time)}</span>',
              chip(e.event_kind, f"anb-k-{esc(e.event_kind)}"),
              f'<span class="anb-author">{esc(e.author)}</span>']
+    if e.code:
+        parts += [chip(f"{k} {v}") for k, v in e.code.items() if v]
     if e.text:
         text = e.text if reveal else mask_value(e.text)
-        parts.append(f'<span class="anb-text">{esc(clip(text, 600))}</span>')
+        parts.append(f'<pre class="anb-pre">{esc(clip(text, 1000))}</pre>' if e.code else
+                     f'<span class="anb-text">{esc(clip(text, 600))}</span>')
+    if e.output is not None:
+        parts.append(f'<span class="anb-kv">output={show(e.output, reveal=reveal)}</span>')
     for c in e.function_calls:
         parts.append(f'<span class="anb-call">→ {esc(c["name"])}({show(c["args"], reveal=reveal)})'
                      f' <span class="anb-id">{esc(c.get("id") or "")}</span></span>')
@@ -43,9 +50,29 @@ def event_html(e: Event, reveal: bool = False) -> str:
         parts.append(chip("escalate", "anb-transfer"))
     if e.auth_requests:
         parts.append(chip("auth requested", "anb-auth"))
+    if e.long_running:
+        parts.append(chip("waits for an answer", "anb-auth"))
     if e.error:
         parts.append(f'<span class="anb-error">{esc(clip(e.error))}</span>')
-    return f'<div class="anb-row anb-event">{" ".join(parts)}</div>'
+    child = " anb-child anb-exposed" if nested else ""
+    return f'<div class="anb-row anb-event{child}">{" ".join(parts)}</div>'
+
+
+def group_html(node: str | None, branch: str | None, nested: bool = False) -> str:
+    """The head of a run of events from one workflow node or branch."""
+    words = " · ".join(f"{name} {value}" for name, value in (("node", node), ("branch", branch))
+                       if value)
+    child = " anb-child anb-exposed" if nested else ""
+    return f'<div class="anb-row anb-group anb-lane-title{child}">{esc(clip(words, 300))}</div>'
+
+
+def nested_run_html(start: InvocationStart, end: InvocationEnd | None) -> str:
+    """A run started by a tool call (ADK's AgentTool), as a row of its caller's card."""
+    status = end.status if end else "running"
+    return (f'<div class="anb-row anb-child anb-exposed">↳ {chip("nested run")} '
+            f'<span class="anb-author">{esc(start.agent)}</span> {chip(status, f"anb-s-{esc(status)}")}'
+            f' <span class="anb-prov">call {esc(start.parent_call_id or "")} · session '
+            f'{esc(start.session_id)} · invocation {esc(start.invocation_id)}</span></div>')
 
 
 def change_html(c: StateChange, reveal: bool = False) -> str:
@@ -135,6 +162,9 @@ def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: 
         took += " " + chip("end_invocation", "anb-transfer")
     err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
     who = " · ".join(map(esc, session_words(session))) + " · " if session else ""
+    if start.parent_invocation_id:
+        who += (f"nested in {esc(start.parent_invocation_id)} (call "
+                f"{esc(start.parent_call_id or '')}) · ")
     return (f'<div class="anb-head"><span class="anb-title">invocation {esc(start.invocation_id)}</span> '
             f'{chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'
             f'session {esc(start.session_id)} · agent {esc(start.agent)}'
