@@ -174,6 +174,8 @@ class SessionBook:
         record = Event(sid, event.invocation_id, event.id, event.timestamp or now, event.author,
                        "rewind", f"rewind before {before}", calls, responses,
                        copy_value(dict(event.actions.state_delta)), dict(event.actions.artifact_delta))
+        # ADK never rewinds app:/user: keys: a value of theirs that differs was written elsewhere.
+        drift = self.drift_records(sid, session.state)
         current = self._state.get(sid, {})
         writes: list[Write] = [("rewind", "InvocationContext", k, copy_value(v))
                                for k, v in session.state.items()
@@ -189,7 +191,7 @@ class SessionBook:
             versions.append(ArtifactVersion(sid, event.invocation_id, event.id, now, filename,
                                             version, mime, size,
                                             preview if part is not None else TOMBSTONE, "rewind"))
-        self.trace.extend([record, *self._changes(sid, event.invocation_id, event.id, now, "user",
-                                                  writes),
+        self.trace.extend([*drift, record, *self._changes(sid, event.invocation_id, event.id, now,
+                                                          "user", writes),
                            *versions, Fact(sid, event.invocation_id, now, "rewind", {"before": before})])
         return str(event.id)
