@@ -89,7 +89,7 @@ def make_runner(shell: Any, line: str) -> Any:
     (name,), opts = parse(line, 1, ("app", "user", "session"), usage)
     agent = lookup(shell, name)
     from google.adk.apps import App
-    from google.adk.workflow import BaseNode   # any agent, or an ADK 2.x Workflow
+    from google.adk.workflow import BaseNode  # any agent, or an ADK 2.x Workflow
 
     from ..adk import NotebookRunner
     if isinstance(agent, NotebookRunner):   # an existing runner becomes the current one
