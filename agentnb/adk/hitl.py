@@ -4,6 +4,7 @@ listed in `Event.long_running_tool_ids` and continues the invocation that made i
 user-authored `FunctionResponse` of the same id arrives."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from google.genai import types
@@ -16,15 +17,11 @@ from .mapping import REQUEST_CONFIRMATION, REQUEST_CREDENTIAL, pending_rows
 class Answers:
     """`pending()`, `answer()`, `confirm()` and the credential helpers of `NotebookRunner`."""
 
+    # What NotebookRunner provides.
     trace: Trace
     session_id: str
-
-    async def ask(self, message: Any, *, session_id: str | None = None,
-                  state_delta: dict[str, Any] | None = None) -> Invocation:
-        raise NotImplementedError
-
-    async def get_session(self, session_id: str | None = None) -> Any:
-        raise NotImplementedError
+    ask: Callable[..., Awaitable[Invocation]]
+    get_session: Callable[..., Awaitable[Any]]
 
     def pending(self, session_id: str | None = None) -> list[dict[str, Any]]:
         """What the session waits for, one dict per unanswered call: `kind` (`long_running`,
