@@ -496,3 +496,22 @@ def test_anything_else_is_refused_with_one_line():
     with pytest.raises(TypeError, match="^agentnb: NotebookRunner needs an ADK agent, Workflow or an "
                                         "App with a root_agent, not dict"):
         NotebookRunner({"agent": 1})
+
+
+def test_a_mixed_step_is_one_model_turn_with_its_parts_in_order():
+    from agentnb.adk import thought
+    from agentnb.core.script import Script
+    llm = ScriptedLlm([[thought("hmm"), reply("Let me look."), call("remember", drink="tea")],
+                       reply("Done.")])
+    runner = NotebookRunner(LlmAgent(name="a", model=llm, tools=[remember]), display=False)
+    run(runner.ask("tea"))
+    turn = next(e for e in run(runner.get_session()).events if e.get_function_calls())
+    assert [(p.text, p.thought, p.function_call.name if p.function_call else None)
+            for p in turn.content.parts] == [("hmm", True, None), ("Let me look.", None, None),
+                                             (None, None, "remember")]
+    assert runner.events().query("kind == 'function_call'").text.tolist() == ["Let me look."]
+    with pytest.raises(TypeError, match=r"a list mixing thought\(\.\.\.\)"):
+        ScriptedLlm([[reply("x"), 3]])._script.next(None, lambda: "")
+    # LiveKit's script keeps the old forms: a mixed list is refused there
+    with pytest.raises(TypeError, match=r"a list of call\(\.\.\.\)"):
+        Script([[reply("x"), call("f")]], "ScriptedLLM").next(None, lambda: "")
