@@ -91,7 +91,8 @@ def make_runner(shell: Any, line: str) -> Any:
     usage = "%adk AGENT [--app NAME] [--user ID] [--session ID]"
     (name,), opts = parse(line, 1, ("app", "user", "session"), usage)
     agent = lookup(shell, name)
-    from google.adk.agents.base_agent import BaseAgent
+    from google.adk.apps import App
+    from google.adk.workflow import BaseNode  # any agent, or an ADK 2.x Workflow
 
     from ..adk import NotebookRunner
     if isinstance(agent, NotebookRunner):   # an existing runner becomes the current one
@@ -99,10 +100,10 @@ def make_runner(shell: Any, line: str) -> Any:
             _fail("--app, --user and --session apply to a new runner, not to an existing one")
         current["adk"] = current["last"] = agent
         return agent
-    if not isinstance(agent, BaseAgent):
+    if not isinstance(agent, (BaseNode, App)):
         _fail(f"{name!r} is a {type(agent).__name__}, not an ADK agent or NotebookRunner")
     try:
-        runner = NotebookRunner(agent, app_name=opts.get("app", "agentnb"),
+        runner = NotebookRunner(agent, app_name=opts.get("app"),
                                 user_id=opts.get("user", "user"), session_id=opts.get("session"))
     except (TypeError, ValueError) as exc:
         _fail(str(exc).removeprefix("agentnb: "))
