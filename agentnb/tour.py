@@ -2,6 +2,7 @@
 `python -m agentnb.tour [NOTEBOOK]` (what `./dev tour` runs), for machines with no browser."""
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,10 +26,12 @@ def run(path: Path) -> int:
     took = time.perf_counter() - started
     code = [c for c in notebook.cells if c.cell_type == "code"]
     ran = sum(1 for c in code if c.get("execution_count"))
-    widgets = notebook.metadata.get("widgets", {}).get(
-        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    views = [w["state"] for w in widgets.values() if w.get("model_name") == "AnyModel"]
-    cards = [v["status"] for v in views if v.get("status")]   # a dashboard has no status
+    # What the saved notebook keeps of each view: its finished HTML, marked with its kind.
+    found = (re.match(r'<div class="anb-root" data-view="(\w+)" data-status="(\w*)"',
+                      output.get("data", {}).get("text/html", ""))
+             for cell in code for output in cell.outputs)
+    views = [v for v in found if v is not None]
+    cards = [v[2] for v in views if v[1] == "card"]
     print(f"{path.name}: {ran}/{len(code)} code cells ran in {took:.1f} s; {len(views)} agentnb "
           f"views: {len(views) - len(cards)} dashboard(s), {len(cards)} invocation card(s) "
           f"ended {', '.join(cards) or '-'}")

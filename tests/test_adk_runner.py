@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 import pytest
 from google.adk.agents import LlmAgent
+from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.tools import ToolContext
 from google.genai import types
 
@@ -444,3 +445,73 @@ def test_answer_credential_resumes_through_adks_auth_flow():
     assert len(pending) == 1 and pending[0]["auth_type"] == "apiKey"
     assert pending[0]["invocation_id"] == asked.invocation_id == resumed.invocation_id
     assert used == ["key-123"] and resumed.text == "Sunny." and runner.pending_credentials() == []
+
+
+# --- ADK 2.x entry points (issue 20, item 1) ---------------------------------------------------
+
+class Counting(BasePlugin):
+    """A plugin of the user's own App: counts the model calls it sees."""
+
+    def __init__(self):
+        super().__init__(name="counting")
+        self.model_calls = 0
+
+    async def before_model_callback(self, *, callback_context, llm_request):
+        self.model_calls += 1
+
+
+def test_an_app_keeps_its_name_plugins_and_configs_and_is_not_changed():
+    from google.adk.apps import App, ResumabilityConfig
+    plugin = Counting()
+    app = App(name="shop", root_agent=LlmAgent(name="clerk", model=ScriptedLlm([reply("a"), reply("b")])),
+              plugins=[plugin], resumability_config=ResumabilityConfig(is_resumable=True))
+    runner = NotebookRunner(app, display=False)
+    assert runner.app_name == "shop" and runner.agent is app.root_agent
+    assert [p.name for p in runner.adk_runner.plugin_manager.plugins] == ["agentnb", "counting"]
+    assert runner.adk_runner.resumability_config.is_resumable
+    assert app.plugins == [plugin]            # the user's App keeps its own list
+    run(runner.ask("hi"))
+    child = run(runner.fork(runner.last_invocation.invocation_id))
+    run(child.ask("again"))
+    assert plugin.model_calls == 2            # the fork runs the App's plugins too
+    assert runner.invocations().agent.tolist() == ["clerk"]
+
+
+def test_a_workflow_runs_and_its_events_name_their_nodes():
+    from google.adk import Event, Workflow
+
+    def shout(node_input: str):
+        return Event(output=node_input.upper(), state={"shouted": True})
+    flow = Workflow(name="loud", edges=[("START", shout)])
+    runner = NotebookRunner(flow, display=False)
+    inv = run(runner.ask("hello"))
+    assert inv.status == "ok" and runner.invocations().agent.tolist() == ["loud"]
+    events = runner.events()
+    assert events.node.tolist() == [None, "loud@1/shout@1"]
+    assert events.output.tolist() == [None, "HELLO"]
+    assert runner.history().source.tolist() == ["event:loud"]
+
+
+def test_anything_else_is_refused_with_one_line():
+    with pytest.raises(TypeError, match="^agentnb: NotebookRunner needs an ADK agent, Workflow or an "
+                                        "App with a root_agent, not dict"):
+        NotebookRunner({"agent": 1})
+
+
+def test_a_mixed_step_is_one_model_turn_with_its_parts_in_order():
+    from agentnb.adk import thought
+    from agentnb.core.script import Script
+    llm = ScriptedLlm([[thought("hmm"), reply("Let me look."), call("remember", drink="tea")],
+                       reply("Done.")])
+    runner = NotebookRunner(LlmAgent(name="a", model=llm, tools=[remember]), display=False)
+    run(runner.ask("tea"))
+    turn = next(e for e in run(runner.get_session()).events if e.get_function_calls())
+    assert [(p.text, p.thought, p.function_call.name if p.function_call else None)
+            for p in turn.content.parts] == [("hmm", True, None), ("Let me look.", None, None),
+                                             (None, None, "remember")]
+    assert runner.events().query("kind == 'function_call'").text.tolist() == ["Let me look."]
+    with pytest.raises(TypeError, match=r"a list mixing thought\(\.\.\.\)"):
+        ScriptedLlm([[reply("x"), 3]])._script.next(None, lambda: "")
+    # LiveKit's script keeps the old forms: a mixed list is refused there
+    with pytest.raises(TypeError, match=r"a list of call\(\.\.\.\)"):
+        Script([[reply("x"), call("f")]], "ScriptedLLM").next(None, lambda: "")

@@ -2,8 +2,8 @@
 
 Hypothesis builds traces of every record type in `agentnb.core.records` holding odd values: NaN and
 infinities, -0.0, bytes, nested dicts, lists, tuples and sets, dicts with non-string keys and
-with keys starting with `$`, naive and aware datetimes, odd (surrogate-free) unicode, and
-objects JSON cannot hold, which come back as a typed repr. `save(reveal=True)` then
+with keys starting with `$`, naive and aware datetimes, dates, times and timedeltas, dataclasses,
+odd (surrogate-free) unicode, and objects JSON cannot hold, which come back as a typed repr. `save(reveal=True)` then
 `agentnb.load` must give back equal records, none dropped, types kept (NaN-aware); a masked
 save must mask the planted secrets and leave everything else equal.
 
@@ -126,9 +126,14 @@ traces = st.lists(records, min_size=1, max_size=12)
 
 def expected(value):
     """`value` as the file keeps it: containers JSON has no name for come back as their base
-    type (OrderedDict -> dict, bytearray -> bytes), others as a typed repr."""
-    if value is None or isinstance(value, (bool, int, float, str, bytes, dt.datetime, TypedRepr)):
+    type (OrderedDict -> dict, bytearray -> bytes); dates, times and data classes of imported
+    modules as themselves; others as a typed repr."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes, dt.datetime, dt.date,
+                                           dt.time, dt.timedelta, TypedRepr)):
         return value
+    if dataclasses.is_dataclass(value):
+        return type(value)(**{f.name: expected(getattr(value, f.name))
+                              for f in dataclasses.fields(value)})
     if isinstance(value, bytearray):
         return bytes(value)
     if isinstance(value, list):
@@ -390,3 +395,131 @@ def test_masking_reaches_every_container(tmp_path, value):
              LiveView(trace).text()]
     for face in shown:
         assert JWT not in face and API_KEY not in face
+
+
+# --- typed values (issue 20, item 9) ---------------------------------------------------------
+
+import enum  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from pydantic import BaseModel  # noqa: E402
+
+from agentnb.core.codec import TypedValue  # noqa: E402
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Mode(str, enum.Enum):
+    FAST = "fast"
+
+
+class Address(BaseModel):
+    city: str
+    since: dt.date | None = None
+
+
+class Customer(BaseModel):
+    name: str
+    colour: Colour = Colour.RED
+    address: Address | None = None
+    blob: bytes = b""
+    tags: set[str] = set()
+
+
+@dataclasses.dataclass
+class Slot:
+    day: str
+    when: dt.datetime
+    level: Level = Level.HIGH
+    note: str = dataclasses.field(default="", init=False)
+
+
+@pytest.mark.parametrize("value", [
+    Colour.RED, Level.HIGH, Mode.FAST, {Mode.FAST: 1},
+    Customer(name="Ada", address=Address(city="Porto", since=dt.date(2020, 1, 2)), blob=b"\x00",
+             tags={"vip"}),
+    Slot("friday", dt.datetime(2026, 3, 15, 9, 30, tzinfo=dt.UTC)),
+    [Customer(name="b"), (Colour.RED, dt.time(9, 30), dt.timedelta(days=1, microseconds=5))],
+], ids=["enum", "int-enum", "str-enum", "str-enum-key", "model", "dataclass", "nested"])
+def test_data_classes_load_as_the_same_classes(tmp_path, value):
+    got = round_trip(tmp_path, value)
+    assert got == value and type(got) is type(value)
+    if isinstance(value, dict):
+        assert [type(k) for k in got] == [Mode]
+
+
+def test_a_dataclass_field_outside_init_is_restored(tmp_path):
+    slot = Slot("monday", dt.datetime(2026, 1, 1))
+    slot.note = "kept"
+    assert round_trip(tmp_path, slot).note == "kept"
+
+
+def test_a_secret_field_of_a_data_class_is_masked(tmp_path):
+    @dataclasses.dataclass
+    class Config:
+        api_key: str
+    saved = round_trip(tmp_path, Config("key-that-is-plain-0001"), reveal=False)
+    assert "key-that-is-plain-0001" not in (tmp_path / "t.jsonl").read_text()
+    assert isinstance(saved, TypedValue) and saved.data == {"api_key": MASK}   # a local class
+
+
+def test_a_class_not_imported_loads_as_a_typed_value_and_saves_back_the_same(tmp_path):
+    path = tmp_path / "t.jsonl"
+    save(Trace([StateChange("s", None, None, 0.0, "a", "x", "k", "session", None, Customer(name="Ada"),
+                            True)]), path, reveal=True)
+    text = path.read_text().replace(f"{__name__}.Customer", "nowhere_module_xyz.Customer")
+    path.write_text(text)
+    [record] = agentnb.load(path).trace.snapshot()
+    value = record.new
+    assert isinstance(value, TypedValue) and value.kind == "model"
+    assert value.type == "nowhere_module_xyz.Customer" and value.data["name"] == "Ada"
+    assert "nowhere_module_xyz" not in sys.modules
+    again = tmp_path / "again.jsonl"
+    save(agentnb.load(path).trace, again, reveal=True)
+    assert again.read_text().splitlines()[1:] == text.splitlines()[1:]
+
+
+def _hostile(tmp_path, value):
+    path = tmp_path / "hostile.jsonl"
+    record = {"type": "state_change", "session_id": "s", "invocation_id": None, "event_id": None,
+              "time": 0.0, "author": "a", "source": "x", "key": "k", "scope": "session",
+              "old": None, "new": value, "persisted": True, "context_kind": None, "seq": 0}
+    path.write_text(json.dumps({"format": "agentnb-trace", "version": 1}) + "\n"
+                    + json.dumps(record) + "\n")
+    [loaded] = agentnb.load(path).trace.snapshot()
+    return loaded.new
+
+
+@pytest.mark.parametrize("tag", ["$dataclass", "$model", "$enum", "$repr"])
+@pytest.mark.parametrize("type_name", ["subprocess.Popen", "os.system", "builtins.eval",
+                                       "never_imported_pkg_xyz.Thing", "os.path.os.system",
+                                       f"{__name__}.Customer.model_validate"])
+def test_hostile_type_names_run_nothing(tmp_path, monkeypatch, tag, type_name):
+    calls = []
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: calls.append(a))
+    import os
+    monkeypatch.setattr(os, "system", lambda *a, **k: calls.append(a))
+    payload = {"args": ["touch", str(tmp_path / "pwned")], "shell": True}
+    value = _hostile(tmp_path, {tag: payload if tag != "$repr" else "x", "$type": type_name})
+    assert calls == [] and not (tmp_path / "pwned").exists()
+    assert "never_imported_pkg_xyz" not in sys.modules
+    assert isinstance(value, (TypedValue, TypedRepr)) and not callable(value)
+
+
+def test_hostile_data_for_a_real_class_stays_a_typed_value(tmp_path):
+    # The right class with data it refuses, or a kind it is not: no half-built object.
+    assert isinstance(_hostile(tmp_path, {"$model": {"nope": 1}, "$type": f"{__name__}.Customer"}),
+                      TypedValue)
+    assert isinstance(_hostile(tmp_path, {"$enum": "red", "$type": f"{__name__}.Customer"}),
+                      TypedValue)
+    assert isinstance(_hostile(tmp_path, {"$dataclass": {"day": "x", "evil": 1},
+                                          "$type": f"{__name__}.Slot"}), TypedValue)
+    assert _hostile(tmp_path, {"$enum": "red", "$type": f"{__name__}.Colour"}) is Colour.RED

@@ -116,6 +116,20 @@ def test_adk_magic_makes_an_existing_runner_current(shell):
     assert str(cell(shell, "%adk mine --app x").error_in_exec).startswith("agentnb: --app, --user")
 
 
+def test_adk_magic_takes_an_app_or_a_workflow(shell):
+    from google.adk import Event, Workflow
+    from google.adk.apps import App
+    shell.user_ns["shop"] = App(name="shop", root_agent=LlmAgent(name="e", model=ScriptedLlm()))
+    assert cell(shell, "r = %adk shop").success
+    assert shell.user_ns["r"].app_name == "shop"
+    def one(node_input: str):
+        return Event(output=1)
+    shell.user_ns["flow"] = Workflow(name="flow", edges=[("START", one)])
+    assert cell(shell, "w = %adk flow --app flows").success
+    assert cell(shell, "%%adk\nhello").success
+    assert shell.user_ns["w"].last_invocation.status == "ok"
+
+
 @pytest.mark.parametrize("name, kind, first_line", [
     ("agentnb", "line", "agentnb's magics"), ("adk", "line", "Make an ADK runner current"),
     ("adk", "cell", "The cell is one user message"), ("lk", "line", "Make a LiveKit job current"),

@@ -5,10 +5,10 @@ own `Runner`. `ScriptedLlm` is a real ADK model that plays a script, offline.
 """
 from __future__ import annotations
 
-from ..core.script import call, reply
+from ..core.script import call, reply, thought
 from .mapping import describe_part
 from .observer import AdkObserver
 from .runner import NotebookRunner
 from .scripted import ScriptedLlm
 
-__all__ = ["AdkObserver", "NotebookRunner", "ScriptedLlm", "call", "describe_part", "reply"]
+__all__ = ["AdkObserver", "NotebookRunner", "ScriptedLlm", "call", "describe_part", "reply", "thought"]

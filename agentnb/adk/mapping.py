@@ -2,9 +2,16 @@
 each is tested directly on real ADK objects."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..core.values import bytes_preview, copy_value, text_preview
+
+# ADK's names for the function calls that pause a run for an answer (utils/_function_call_names).
+REQUEST_CREDENTIAL = "adk_request_credential"
+REQUEST_CONFIRMATION = "adk_request_confirmation"
+REQUEST_INPUT = "adk_request_input"
+_MISSING = object()
 
 # The seed's four kinds of context, by the hook that receives one. ADK 2.x passes a single class,
 # `Context`, for both CallbackContext and ToolContext: the records keep both names.
@@ -50,11 +57,104 @@ def call_dicts(event: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return calls, responses
 
 
-def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str) -> str:
+def written(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Keys of `after` written since the snapshot `before` was taken: new, or holding another
+    object (by identity: a snapshot is a shallow copy, and a write replaces the value)."""
+    return [k for k, v in after.items() if before.get(k, _MISSING) is not v]
+
+
+def code_parts(event: Any) -> tuple[str, str, dict[str, Any]] | None:
+    """(kind, text, detail) of an event carrying code execution: the model's `executable_code`
+    (text: the code; detail: its language) or a `code_execution_result` (the output, outcome)."""
+    for part in (event.content.parts or ()) if event.content is not None else ():
+        if part.executable_code is not None:
+            code = part.executable_code
+            return "executable_code", code.code or "", {"language": _name(code.language)}
+        if part.code_execution_result is not None:
+            result = part.code_execution_result
+            return "code_execution_result", result.output or "", {"outcome": _name(result.outcome)}
+    return None
+
+
+def _name(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def node_path(event: Any) -> str | None:
+    """The workflow node an event came from (ADK 2.x `event.node_info.path`), None if none."""
+    info = getattr(event, "node_info", None)
+    return (info.path or None) if info is not None else None
+
+
+def event_output(event: Any) -> Any:
+    """`Event.output` as ADK stores it: an LLM node's output is its message
+    (`node_info.message_as_output`), and the runner stores such an event with output None."""
+    output = getattr(event, "output", None)
+    info = getattr(event, "node_info", None)
+    if output is None or (info is not None and info.message_as_output and event.content):
+        return None
+    return copy_value(output)
+
+
+def interrupt_ids(event: Any, calls: list[dict[str, Any]]) -> list[str]:
+    """The function calls an event leaves waiting for an answer, as ADK's own
+    `events._interrupts.extract_event_interrupt_ids` finds them (`calls`: the event's calls,
+    from `call_dicts`)."""
+    ids = set(event.long_running_tool_ids or ())
+    ids.update(c["id"] for c in calls if c["id"] and c["name"] in (REQUEST_INPUT, REQUEST_CREDENTIAL))
+    return sorted(ids) if ids else []
+
+
+def pending_rows(events: Iterable[Any]) -> list[dict[str, Any]]:
+    """What a session waits for, from its event records (`core.records.Event`), by ADK's rule
+    (`events._interrupts.index_open_interrupts`): each interrupt call not yet answered by a
+    user-authored function response. One dict per call: `kind` (long_running, confirmation,
+    credential or input), `call_id` (the id to answer), `tool` and `args` (of the call that
+    asked), `hint`, `payload`, `request` (the name to answer), `invocation_id`,
+    `function_call_id` (the call that asked, when it is not the interrupt itself)."""
+    calls: dict[Any, dict[str, Any]] = {}
+    open_: dict[Any, tuple[Any, dict[str, Any]]] = {}
+    for e in events:
+        if e.author == "user":
+            for r in e.function_responses:
+                open_.pop(r.get("id"), None)
+        for c in e.function_calls:
+            calls[c.get("id")] = c
+        for call_id in e.long_running:
+            open_[call_id] = (e, calls.get(call_id) or {"id": call_id, "name": "", "args": {}})
+    return [_pending_row(e, c, calls) for e, c in open_.values()]
+
+
+def _pending_row(event: Any, call: dict[str, Any], calls: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    name, args = call.get("name") or "", call.get("args") or {}
+    row = {"kind": "long_running", "call_id": call.get("id"), "tool": name, "args": args,
+           "hint": None, "payload": None, "request": name, "invocation_id": event.invocation_id,
+           "function_call_id": None}
+    if name == REQUEST_CONFIRMATION:
+        original = args.get("originalFunctionCall") or {}
+        confirmation = args.get("toolConfirmation") or {}
+        row.update(kind="confirmation", tool=original.get("name"), args=original.get("args") or {},
+                   hint=confirmation.get("hint"), payload=confirmation.get("payload"),
+                   function_call_id=original.get("id"))
+    elif name == REQUEST_CREDENTIAL:
+        original = calls.get(args.get("functionCallId")) or {}
+        scheme = (args.get("authConfig") or {}).get("authScheme") or {}
+        row.update(kind="credential", tool=original.get("name"), args=original.get("args") or {},
+                   hint=scheme.get("type"), function_call_id=args.get("functionCallId"))
+    elif name == REQUEST_INPUT:
+        row.update(kind="input", hint=args.get("message"), payload=args.get("payload"))
+    return row
+
+
+def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str,
+               code: tuple[str, str, dict[str, Any]] | None = None) -> str:
+    """The kind of an event (`code`: its `code_parts`, when it has code execution parts)."""
     if event.author == "user":
         return "rewind" if event.actions.rewind_before_invocation_id else "user"
     if event.error_code or event.error_message:
         return "error"
+    if code is not None:
+        return code[0]
     if calls:
         return "function_call"
     if responses:

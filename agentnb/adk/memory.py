@@ -9,7 +9,7 @@ from google.adk.memory.base_memory_service import BaseMemoryService
 from ..core.records import Fact
 from ..core.trace import Trace
 from .mapping import text_of
-from .observer import current_tool_call
+from .observer import current_agent, current_tool_call
 
 
 class ObservedMemory(BaseMemoryService):
@@ -26,12 +26,27 @@ class ObservedMemory(BaseMemoryService):
 
     async def search_memory(self, *, app_name: str, user_id: str, query: str) -> Any:
         response = await self.inner.search_memory(app_name=app_name, user_id=user_id, query=query)
-        session_id, invocation_id, call_id, tool = current_tool_call.get() or (None, None, None, None)
+        session_id, invocation_id, call_id, tool = self._searcher()
         hits = [{"author": m.author, "text": text_of(m.content)} for m in response.memories]
         self.trace.append(Fact(session_id, invocation_id, time.time(), "memory_search",
                                {"query": query, "tool": tool, "function_call_id": call_id,
                                 "hits": hits}))
         return response
+
+    @staticmethod
+    def _searcher() -> tuple[str | None, str | None, str | None, str | None]:
+        """Who searches: the tool call running (load_memory), else the agent running, whose
+        preload_memory tool searches before each model call (ADK passes only the query)."""
+        call = current_tool_call.get()
+        if call is not None:
+            return call
+        running = current_agent.get()
+        if running is None:
+            return None, None, None, None
+        session_id, invocation_id, agent = running
+        tools = getattr(agent, "tools", None) or ()
+        preload = any(type(t).__name__ == "PreloadMemoryTool" for t in tools)
+        return session_id, invocation_id, None, "preload_memory" if preload else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

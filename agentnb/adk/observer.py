@@ -6,101 +6,60 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from google.adk.plugins.base_plugin import BasePlugin
 
+from ..core.failure import full_traceback
 from ..core.guard import Guard
-from ..core.records import (
-    ArtifactVersion,
-    ContextSnapshot,
-    Event,
-    Fact,
-    InvocationEnd,
-    InvocationStart,
-    Record,
-    Session,
-    StateChange,
-    scope_of,
-)
+from ..core.records import (ArtifactVersion, ContextSnapshot, Fact, InvocationEnd, InvocationStart,
+                            Record)
 from ..core.trace import Trace
-from ..core.values import copy_value, same
-from .mapping import (
-    CONTEXT_KIND,
-    call_dicts,
-    describe_part,
-    dump,
-    event_kind,
-    invocation_exposed,
-    state_of,
-    text_of,
-)
+from ..core.values import copy_value
+from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, state_of, text_of
+from .provenance import Writers
+from .sessions import SessionBook
 
 log = logging.getLogger("agentnb.adk")
 
-# The tool call running in this task: memory searches made through a ToolContext name it.
+# The tool call running in this task: memory searches made through a ToolContext name it, and
+# a run an AgentTool starts inside it is that call's child. (session, invocation, call, tool)
 current_tool_call: contextvars.ContextVar[tuple[str, str, str, str] | None] = \
     contextvars.ContextVar("agentnb_tool_call", default=None)
+# The agent running in this task (session, invocation, agent): what preload_memory searches for.
+current_agent: contextvars.ContextVar[tuple[str, str, Any] | None] = \
+    contextvars.ContextVar("agentnb_agent", default=None)
 
 
 @dataclass
 class _Run:
     """What the observer keeps about one running invocation until its events arrive."""
     session_id: str
-    tool_writes: list = field(default_factory=list)      # (tool name, key, value)
-    tool_artifacts: list = field(default_factory=list)   # (tool name, filename, version)
-    callback_keys: set = field(default_factory=set)      # keys seen written before a model call
+    writers: Writers = field(default_factory=Writers)    # who wrote what (see provenance.py)
+    tool_artifacts: list = field(default_factory=list)   # (source, filename, version)
     agent_contexts: list = field(default_factory=list)   # each agent runs on its own context copy
     failures_seen: int = 0                                # observer failures when last caught up
 
 
-class AdkObserver(BasePlugin):
-    """An ADK plugin that records every hook into a `Trace`. Returns None, never raises."""
+class AdkObserver(SessionBook, BasePlugin):
+    """An ADK plugin that records every hook into a `Trace`. Returns None, never raises.
+    `root` names the root of the app (a Workflow runs with no agent in its context)."""
 
-    def __init__(self, trace: Trace, name: str = "agentnb") -> None:
-        super().__init__(name=name)
+    def __init__(self, trace: Trace, name: str = "agentnb", root: str = "") -> None:
+        BasePlugin.__init__(self, name=name)
         self.trace = trace
+        self.root = root
         self.guard = Guard(log)     # hooks whose recording failed are counted there
         self._runs: dict[str, _Run] = {}
-        self._recorded: set[str] = set()    # ids of the ADK events in the trace
-        self._state: dict[str, dict] = {}   # session id -> key -> last recorded value
-        self._lock = threading.Lock()
+        self._init_book()
         self._last_user_text: tuple[Any, str] = (None, "")
 
     @property
     def failures(self) -> int:
         """Hooks whose recording failed (each time, the run went on)."""
         return self.guard.failures
-
-    # -- sessions --
-    def start_session(self, session_id: str, app: str, user: str, state: dict[str, Any],
-                      parent: str | None = None, forked_at: str | None = None) -> None:
-        """Record a session's starting state (ADK makes no event for `create_session(state=)`)."""
-        now = time.time()
-        records: list[Record] = [Session(session_id, app, user, "adk", now, dict(state), parent,
-                                         forked_at)]
-        records += [StateChange(session_id, None, None, now, "", "initial", k, scope_of(k), None,
-                                copy_value(v), not k.startswith("temp:")) for k, v in state.items()]
-        with self._lock:
-            self._state[session_id] = {k: copy_value(v) for k, v in state.items()}
-        self.trace.extend(records)
-
-    def _changes(self, session_id: str, invocation_id: str | None, event_id: str | None, now: float,
-                 author: str, writes: Sequence[tuple[str, str | None, str, Any]]) -> list[StateChange]:
-        """StateChange records for (source, context kind, key, value) writes, updating old values."""
-        out = []
-        with self._lock:
-            current = self._state.setdefault(session_id, {})
-            for source, kind, key, value in writes:
-                out.append(StateChange(session_id, invocation_id, event_id, now, author, source,
-                                       key, scope_of(key), current.get(key), value,
-                                       not key.startswith("temp:"), kind))
-                current[key] = value
-        return out
 
     def _snapshot(self, hook: str, ctx: Any, session_id: str, invocation_id: str | None,
                   agent: str | None = None, exposed: dict[str, Any] | None = None) -> ContextSnapshot:
@@ -131,25 +90,40 @@ class AdkObserver(BasePlugin):
 
     def _record_start(self, ic: Any) -> None:
         sid, inv = ic.session.id, ic.invocation_id
-        self._begin(ic)
-        records: list[Record] = [self._snapshot("before_run_callback", ic, sid, inv,
-                                  exposed=invocation_exposed(ic))]
         # The user's own event never reaches on_event_callback; it is in the session by now.
         user_event = next((e for e in reversed(ic.session.events)
                            if e.invocation_id == inv and e.author == "user"), None)
+        parent = current_tool_call.get()
+        if parent is not None and parent[0] != sid:   # a run inside a tool call: AgentTool's
+            current_tool_call.set(None)
+        else:
+            parent = None
+        if not self.knows(sid):   # a session made elsewhere (AgentTool makes one per call)
+            delta = user_event.actions.state_delta if user_event is not None else {}
+            self.start_session(sid, ic.app_name, ic.user_id,
+                               {k: v for k, v in state_of(ic).items() if k not in delta},
+                               events=[e for e in ic.session.events if e is not user_event])
+        self._begin(ic, parent)
+        records: list[Record] = [self._snapshot("before_run_callback", ic, sid, inv,
+                                  exposed=invocation_exposed(ic))]
+        # Events appended outside the runner since the last run (ADK fires no hook for them).
+        records += self.unseen_records(ic.session, user_event)
         if user_event is not None:
-            records += self._event_records(user_event, sid, "user", "InvocationContext")
+            records += self._event_records(user_event, sid, None, "user")
+        records += self.drift_records(sid, ic.session.state)   # app:/user: keys written elsewhere
         self.trace.extend(records)
 
-    def _begin(self, ic: Any) -> None:
+    def _begin(self, ic: Any, parent: tuple[str, str, str, str] | None = None) -> None:
         """The least an invocation needs recorded: its start, and a way to learn of its end.
         ADK calls no hook when a run is interrupted or cancelled, so the end of the task that
         runs it marks it interrupted unless a hook ended it first."""
         sid, inv = ic.session.id, ic.invocation_id
         with self._lock:
             self._runs[inv] = _Run(sid, failures_seen=self.guard.failures)
-        self.trace.append(InvocationStart(sid, inv, getattr(ic.agent, "name", ""),
-                                          text_of(ic.user_content), time.time()))
+        agent = getattr(ic.agent, "name", None) or self.root
+        self.trace.append(InvocationStart(sid, inv, agent, text_of(ic.user_content), time.time(),
+                                          parent[1] if parent else None,
+                                          parent[2] if parent else None))
         task = asyncio.current_task()
         if task is not None:
             task.add_done_callback(lambda _: self.end(
@@ -169,9 +143,8 @@ class AdkObserver(BasePlugin):
                    if e.invocation_id == ic.invocation_id and e.id not in self._recorded]
         for event in missing:
             user = event.author == "user"
-            self.trace.extend(self._event_records(
-                event, ic.session.id, "user" if user else None, "InvocationContext" if user else None,
-                run, getattr(ic.agent, "output_key", None)))
+            self.trace.extend(self._event_records(event, ic.session.id, None if user else run.writers,
+                                                  "user" if user else None))
 
     async def on_event_callback(self, *, invocation_context: Any, event: Any) -> None:
         # ADK calls this before it appends the event: earlier events are in the session.
@@ -183,49 +156,8 @@ class AdkObserver(BasePlugin):
 
     def _record_event(self, ic: Any, event: Any) -> None:
         run = self._runs.get(ic.invocation_id)
-        self.trace.extend(self._event_records(event, ic.session.id, None, None, run,
-                                              getattr(ic.agent, "output_key", None)))
-
-    def _event_records(self, event: Any, session_id: str, source: str | None,
-                       context_kind: str | None, run: _Run | None = None,
-                       output_key: str | None = None) -> list[Record]:
-        self._recorded.add(event.id)
-        calls, responses = call_dicts(event)
-        actions = event.actions
-        delta = copy_value(dict(actions.state_delta))
-        now = time.time()
-        text = text_of(event.content)
-        record = Event(
-            session_id, event.invocation_id, event.id, event.timestamp or now, event.author,
-            event_kind(event, calls, responses, text), text, calls, responses,
-            delta, dict(actions.artifact_delta), actions.transfer_to_agent,
-            bool(actions.escalate), bool(actions.end_of_agent),
-            list((actions.requested_auth_configs or {}).keys()),
-            event.error_message or event.error_code, event.branch)
-        writes: list[tuple[str, str | None, str, Any]] = []
-        if run is not None and responses:
-            # Writes of each tool, in the order the tools ran: parallel calls share one merged
-            # event whose delta keeps only the last value of each key.
-            with self._lock:
-                tool_writes, run.tool_writes = run.tool_writes, []
-            writes += [(f"tool:{name}", "ToolContext", k, v) for name, k, v in tool_writes]
-        last_written = {k: v for _, _, k, v in writes}
-        for key, value in delta.items():
-            if key in last_written and same(last_written[key], value):
-                continue
-            if source is not None:
-                origin, kind = source, context_kind
-            elif key in last_written:
-                origin, kind = "merge", "ToolContext"   # e.g. dicts deep-merged across calls
-            elif output_key and key == output_key:
-                origin, kind = "output_key", "CallbackContext"
-            elif run is not None and key in run.callback_keys:
-                origin, kind = "before_model_callback", "CallbackContext"
-            else:
-                origin, kind = f"callback:{event.author}", "CallbackContext"
-            writes.append((origin, kind, key, value))
-        return [record, *self._changes(session_id, event.invocation_id, event.id, now,
-                                       event.author, writes)]
+        self.trace.extend(self._event_records(event, ic.session.id,
+                                              run.writers if run is not None else None))
 
     def _pending_artifacts(self, invocation_id: str) -> bool:
         run = self._runs.get(invocation_id)
@@ -240,8 +172,9 @@ class AdkObserver(BasePlugin):
             with self._lock:
                 saved, run.tool_artifacts = run.tool_artifacts, []
         seen = {(f, v) for _, f, v in saved}
-        saved += [(f"callback:{event.author}", f, v) for f, v in event.actions.artifact_delta.items()
-                  if (f, v) not in seen]
+        mark = run.writers.find(event.actions) if run is not None else None
+        source = mark.label if mark is not None and mark.stage == "agent" else f"event:{event.author}"
+        saved += [(source, f, v) for f, v in event.actions.artifact_delta.items() if (f, v) not in seen]
         records = [await self._artifact(ic, event.id, source, f, v) for source, f, v in saved]
         self.trace.extend(records)
 
@@ -267,9 +200,10 @@ class AdkObserver(BasePlugin):
 
     async def on_run_error_callback(self, *, invocation_context: Any, error: Any) -> None:
         await self.guard.call_async("a run error", self._finish, invocation_context, "error",
-                                f"{type(error).__name__}: {error}")
+                                    f"{type(error).__name__}: {error}", full_traceback(error))
 
-    async def _finish(self, ic: Any, status: str, error: str | None) -> None:
+    async def _finish(self, ic: Any, status: str, error: str | None,
+                      traceback: str | None = None) -> None:
         self.guard.call("missed records", self._catch_up, ic)
         run = self._runs.get(ic.invocation_id)
         if run is not None and run.tool_artifacts:
@@ -284,9 +218,12 @@ class AdkObserver(BasePlugin):
                 self.trace.append(Fact(ic.session.id, ic.invocation_id, time.time(), "end_invocation",
                                        {"agent": getattr(ctx.agent, "name", None), "branch": ctx.branch}))
                 break
-        self.end(ic.session.id, ic.invocation_id, status, error)
+        if status == "ok" and self.waiting(ic.session.id, ic.invocation_id):
+            status = "waiting"   # a long-running call, confirmation or credential is unanswered
+        self.end(ic.session.id, ic.invocation_id, status, error, traceback)
 
-    def end(self, session_id: str, invocation_id: str, status: str, error: str | None = None) -> bool:
+    def end(self, session_id: str, invocation_id: str, status: str, error: str | None = None,
+            traceback: str | None = None) -> bool:
         """Record the end of an invocation once; `temp:` keys end with it."""
         with self._lock:
             if self._runs.pop(invocation_id, None) is None:
@@ -294,7 +231,8 @@ class AdkObserver(BasePlugin):
             current = self._state.get(session_id, {})
             for key in [k for k in current if k.startswith("temp:")]:
                 del current[key]
-        self.trace.append(InvocationEnd(session_id, invocation_id, time.time(), status, error))
+        self.trace.append(InvocationEnd(session_id, invocation_id, time.time(), status, error,
+                                        traceback))
         return True
 
     # -- agent and model hooks (CallbackContext) --
@@ -302,28 +240,43 @@ class AdkObserver(BasePlugin):
         self.guard.call("before_agent", self._record_before_agent, agent, callback_context)
 
     def _record_before_agent(self, agent: Any, cc: Any) -> None:
+        self._agents[agent.name] = agent
+        current_agent.set((cc.session.id, cc.invocation_id, agent))
         run = self._runs.get(cc.invocation_id)
         if run is not None:
             run.agent_contexts.append(cc._invocation_context)
+            # The agent's own before_agent callbacks get this context: their writes come out
+            # in one event carrying its actions.
+            run.writers.mark(cc.actions, "agent", f"before_agent_callback:{agent.name}", agent.name)
         self._record_context("before_agent_callback", cc, agent.name)
 
     async def after_agent_callback(self, *, agent: Any, callback_context: Any) -> None:
-        self.guard.call("after_agent", self._record_context, "after_agent_callback",
-                    callback_context, agent.name)
+        self.guard.call("after_agent", self._record_after_agent, agent, callback_context)
+
+    def _record_after_agent(self, agent: Any, cc: Any) -> None:
+        run = self._runs.get(cc.invocation_id)
+        if run is not None:
+            run.writers.mark(cc.actions, "agent", f"after_agent_callback:{agent.name}", agent.name)
+        self._record_context("after_agent_callback", cc, agent.name)
 
     async def before_model_callback(self, *, callback_context: Any, llm_request: Any) -> None:
-        self.guard.call("before_model", self._record_context, "before_model_callback",
-                    callback_context, callback_context.agent_name,
-                    {"model": llm_request.model, "n_contents": len(llm_request.contents or []),
-                     "tools": sorted(getattr(llm_request, "tools_dict", {}) or {})})
+        self.guard.call("before_model", self._record_before_model, callback_context, llm_request)
+
+    def _record_before_model(self, cc: Any, llm_request: Any) -> None:
+        run = self._runs.get(cc.invocation_id)
+        if run is not None:   # both model-callback stages write into the response's actions
+            run.writers.mark(cc.actions, "model", "", cc.agent_name)
+        self._record_context("before_model_callback", cc, cc.agent_name,
+                             {"model": llm_request.model, "n_contents": len(llm_request.contents or []),
+                              "tools": sorted(getattr(llm_request, "tools_dict", {}) or {})})
 
     async def after_model_callback(self, *, callback_context: Any, llm_response: Any) -> None:
         self.guard.call("after_model", self._record_after_model, callback_context)
 
     def _record_after_model(self, cc: Any) -> None:
         run = self._runs.get(cc.invocation_id)
-        if run is not None:  # keys the agent's before_model callbacks wrote for this step
-            run.callback_keys.update(cc.actions.state_delta)
+        if run is not None:   # what the agent's before_model callbacks wrote, so far
+            run.writers.model_done(cc.actions)
         self._record_context("after_model_callback", cc, cc.agent_name)
 
     async def on_model_error_callback(self, *, callback_context: Any, llm_request: Any, error: Any) -> None:
@@ -334,19 +287,26 @@ class AdkObserver(BasePlugin):
     # -- tool hooks (ToolContext) --
     async def before_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any) -> None:
         current_tool_call.set((tool_context.session.id, tool_context.invocation_id,
-                        tool_context.function_call_id, tool.name))
-        self.guard.call("before_tool", self._record_context, "before_tool_callback", tool_context,
-                    tool_context.agent_name, {"tool": tool.name, "args": copy_value(tool_args)})
+                               tool_context.function_call_id, tool.name))
+        self.guard.call("before_tool", self._record_before_tool, tool, tool_args, tool_context)
+
+    def _record_before_tool(self, tool: Any, tool_args: Any, tc: Any) -> None:
+        run = self._runs.get(tc.invocation_id)
+        if run is not None:
+            run.writers.tool_started(tc.function_call_id, tool, tc.agent_name, tc)
+        self._record_context("before_tool_callback", tc, tc.agent_name,
+                             {"tool": tool.name, "args": copy_value(tool_args)})
 
     async def after_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any, result: Any) -> None:
         self.guard.call("after_tool", self._record_after_tool, tool, tool_context, result)
 
     def _record_after_tool(self, tool: Any, tc: Any, result: Any) -> None:
+        current_tool_call.set(None)
         run = self._runs.get(tc.invocation_id)
         actions = tc.actions
         if run is not None:
+            run.writers.tool_done(tc.function_call_id)
             with self._lock:
-                run.tool_writes += [(tool.name, k, copy_value(v)) for k, v in actions.state_delta.items()]
                 run.tool_artifacts += [(f"tool:{tool.name}", f, v)
                                        for f, v in actions.artifact_delta.items()]
         self._record_context("after_tool_callback", tc, tc.agent_name,

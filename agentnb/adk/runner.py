@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import threading
 import time
@@ -11,12 +12,13 @@ from typing import Any
 from google.adk.apps.app import App
 from google.genai import types
 
+from ..core.failure import for_the_user, full_traceback
 from ..core.fold import state_after
 from ..core.recorded import Invocation, Recorded
-from ..core.records import Event, Fact
+from ..core.records import Fact
 from ..core.trace import Trace
-from ..core.values import copy_value, same
-from .mapping import call_dicts
+from .hitl import Answers
+from .logs import captured
 from .memory import ObservedMemory
 from .observer import AdkObserver
 
@@ -32,34 +34,45 @@ def _as_content(message: Any) -> Any:
                     f"not {type(message).__name__}")
 
 
-class NotebookRunner(Recorded):
-    """An ADK `Runner` on an `App` observed by agentnb (CONTRACT.md)."""
+class NotebookRunner(Answers, Recorded):
+    """ADK's own `Runner` on an `App` observed by agentnb (see docs/api.md). `root` is any
+    ADK agent, an `App` (its plugins and configs kept, agentnb's observer added first) or a
+    `Workflow` (any ADK 2.x node)."""
 
-    def __init__(self, agent: Any, *, app_name: str = "agentnb", user_id: str = "user",
+    def __init__(self, root: Any, *, app_name: str | None = None, user_id: str = "user",
                  state: dict[str, Any] | None = None, session_id: str | None = None,
                  session_service: Any = None, artifact_service: Any = None,
                  memory_service: Any = None, plugins: Any = (), display: bool = True,
-                 credential_service: Any = None) -> None:
-        from google.adk.agents.base_agent import BaseAgent
+                 credential_service: Any = None, capture_logs: bool = True) -> None:
         from google.adk.artifacts import InMemoryArtifactService
         from google.adk.memory import InMemoryMemoryService
         from google.adk.runners import Runner
         from google.adk.sessions import InMemorySessionService
+        from google.adk.workflow._base_node import BaseNode
 
-        if not isinstance(agent, BaseAgent):
-            raise TypeError(f"agentnb: NotebookRunner needs an ADK agent, not {type(agent).__name__}")
+        if not isinstance(root, (App, BaseNode)) or (isinstance(root, App) and root.root_agent is None):
+            raise TypeError(f"agentnb: NotebookRunner needs an ADK agent, Workflow or an App with "
+                            f"a root_agent, not {type(root).__name__}")
+        app_name = app_name or (root.name if isinstance(root, App) else "agentnb")
         if not isinstance(app_name, str) or not _APP_NAME.match(app_name) or app_name == "user":
             raise ValueError(f"agentnb: app name {app_name!r} must match ^[A-Za-z][\\w-]*$ "
                              "and not be 'user' (ADK's rule)")
         if state is not None and not isinstance(state, dict):
             raise TypeError(f"agentnb: state must be a dict, not {type(state).__name__}")
-        self.agent, self.app_name, self.user_id, self.display = agent, app_name, user_id, display
+        self.root = root
+        self.agent: Any = root.root_agent if isinstance(root, App) else root
+        self.app_name, self.user_id, self.display = app_name, user_id, display
+        self.capture_logs = capture_logs   # ADK's log records of a run: into its card
         self.title = f"ADK app {app_name}"
         self.trace = Trace()
-        self.observer = AdkObserver(self.trace)
+        self.observer = AdkObserver(self.trace, root=getattr(self.agent, "name", ""))
         self._plugins = tuple(plugins)
         self.memory = ObservedMemory(memory_service or InMemoryMemoryService(), self.trace)
-        self.app = App(name=app_name, root_agent=agent, plugins=[self.observer, *self._plugins])
+        if isinstance(root, App):   # the user's App, with the observer first among its plugins
+            self.app = root.model_copy(update={
+                "name": app_name, "plugins": [self.observer, *root.plugins, *self._plugins]})
+        else:
+            self.app = App(name=app_name, root_agent=root, plugins=[self.observer, *self._plugins])
         self.adk_runner = Runner(
             app=self.app,
             session_service=session_service or InMemorySessionService(),
@@ -93,7 +106,7 @@ class NotebookRunner(Recorded):
                                                    state=dict(initial), session_id=session_id)
         parent, forked_at = self._parent or (None, None)
         self.observer.start_session(session_id, self.app_name, self.user_id, dict(session.state),
-                                    parent, forked_at)
+                                    parent, forked_at, session.events)
         self._ready.add(session_id)
 
     async def new_session(self, state: dict[str, Any] | None = None) -> str:
@@ -107,6 +120,18 @@ class NotebookRunner(Recorded):
         return await self.session_service.get_session(
             app_name=self.app_name, user_id=self.user_id, session_id=session_id or self.session_id)
 
+    async def sync(self, session_id: str | None = None) -> int:
+        """Reconcile the trace with the session service: events appended outside the runner
+        (`session_service.append_event(...)`, another process on the same database) and values
+        written elsewhere are recorded with the source `external`. `ask` does the same for
+        events before each run. Returns how many records it added."""
+        added = 0
+        for sid in [session_id] if session_id else sorted(self._ready):
+            session = await self.get_session(sid)
+            if session is not None:
+                added += len(self.observer.reconcile(session))
+        return added
+
     async def ask(self, message: Any, *, session_id: str | None = None,
                   state_delta: dict[str, Any] | None = None) -> Invocation:
         """Run one invocation; in a notebook its card updates live while it runs."""
@@ -117,7 +142,9 @@ class NotebookRunner(Recorded):
         await self._ensure_session(session_id)
         invocation_id = self._resumed_invocation(content, session_id) or f"e-{uuid.uuid4()}"
         invocation = self.last_invocation = Invocation(self.trace, session_id, invocation_id)
-        with self._live(invocation_id) as shown:
+        logs = (captured(self.trace, session_id, invocation_id) if self.capture_logs
+                else contextlib.nullcontext())
+        with self._live(invocation_id) as shown, logs:
             invocation.shown_live = shown
             try:
                 async for _ in self.adk_runner.run_async(
@@ -125,10 +152,13 @@ class NotebookRunner(Recorded):
                         new_message=content, state_delta=state_delta):
                     pass
             except BaseException as exc:
+                __tracebackhide__ = True   # IPython leaves this frame out of what it prints
                 # Interrupts and cancellation skip ADK's after_run/on_run_error hooks.
                 status = "error" if isinstance(exc, Exception) else "interrupted"
-                self.observer.end(session_id, invocation_id, status, f"{type(exc).__name__}: {exc}")
-                raise
+                self.observer.end(session_id, invocation_id, status,
+                                  f"{type(exc).__name__}: {exc}", full_traceback(exc))
+                # The card has it all; the cell gets the user's own frames and the exception.
+                raise for_the_user(exc, invocation_id)  # noqa: B904
             self.observer.end(session_id, invocation_id, "ok")   # if recording the end failed
         return invocation
 
@@ -168,71 +198,20 @@ class NotebookRunner(Recorded):
             raise outcome["error"]
         return outcome["value"]
 
-    # -- credentials (ADK's auth flow) --
-    def pending_credentials(self, session_id: str | None = None) -> list[dict[str, Any]]:
-        """Credential requests not answered yet: `{"id", "tool_call_id", "auth_type", "scheme"}`."""
-        session_id = session_id or self.session_id
-        asked: dict[str, dict[str, Any]] = {}
-        answered: set[str] = set()
-        for event in self.trace.of("event", session_id):
-            for c in event.function_calls:
-                if c["name"] == "adk_request_credential":
-                    config = c["args"].get("authConfig", {})
-                    asked[c["id"]] = {
-                        "id": c["id"], "invocation_id": event.invocation_id,
-                        "tool_call_id": c["args"].get("functionCallId"),
-                        "auth_type": (config.get("rawAuthCredential") or {}).get("authType", "apiKey"),
-                        "scheme": (config.get("authScheme") or {}).get("type", "")}
-            answered.update(r["id"] for r in event.function_responses)
-        return [request for call_id, request in asked.items() if call_id not in answered]
-
-    async def answer_credential(self, secret: str, *, request_id: str | None = None,
-                                session_id: str | None = None) -> Invocation:
-        """Answer a tool's `request_credential` with `secret` (an API key, a bearer token or an
-        OAuth2 access token, as the request's credential type says): ADK resumes the
-        invocation that asked and runs the tool again with it."""
-        from google.adk.auth import AuthConfig
-        session_id = session_id or self.session_id
-        pending = self.pending_credentials(session_id)
-        request = next((p for p in pending if request_id in (None, p["id"])), None)
-        if request is None:
-            raise ValueError(f"agentnb: no pending credential request{f' {request_id!r}' if request_id else ''}"
-                             f" in session {session_id!r}")
-        if not isinstance(secret, str) or not secret:
-            raise ValueError("agentnb: the credential must be a non-empty string")
-        session = await self.get_session(session_id)
-        call_args = next(c.args for e in session.events for c in e.get_function_calls()
-                         if c.id == request["id"])
-        config = AuthConfig.model_validate(call_args["authConfig"])
-        config.exchanged_auth_credential = _credential_for(config, secret)
-        answer = types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
-            id=request["id"], name="adk_request_credential",
-            response=config.model_dump(exclude_none=True, by_alias=True)))])
-        return await self.ask(answer, session_id=session_id)
-
     # -- time travel --
     async def rewind(self, before: str, *, session_id: str | None = None) -> str:
         """ADK's `rewind_async`: the session goes back to before invocation `before`. ADK
         re-derives state from event deltas (keys from the starting state become None), leaves
-        `app:`/`user:` keys alone, and keeps old events hidden from the model."""
+        `app:`/`user:` keys alone, keeps old events hidden from the model, and saves a new
+        version of each artifact changed since (its old content, or a tombstone)."""
         session_id = session_id or self.session_id
         self._check_invocation(before, session_id)
         await self.adk_runner.rewind_async(user_id=self.user_id, session_id=session_id,
                                            rewind_before_invocation_id=before)
         session = await self.get_session(session_id)
-        event = session.events[-1]   # plugins never see the rewind event: read it back
-        calls, responses = call_dicts(event)
-        now = time.time()
-        record = Event(session_id, event.invocation_id, event.id, event.timestamp or now,
-                       event.author, "rewind", f"rewind before {before}", calls, responses,
-                       copy_value(dict(event.actions.state_delta)), dict(event.actions.artifact_delta))
-        current = self.observer._state.get(session_id, {})
-        writes = [("rewind", "InvocationContext", k, copy_value(v)) for k, v in session.state.items()
-                  if k not in current or not same(current[k], v)]
-        self.trace.extend([record, *self.observer._changes(
-            session_id, event.invocation_id, event.id, now, "user", writes),
-            Fact(session_id, event.invocation_id, now, "rewind", {"before": before})])
-        return event.id
+        # Plugins never see the rewind event, nor the artifact versions it saves: read back.
+        return await self.observer.record_rewind(session, before, self.adk_runner.artifact_service,
+                                                 self.app_name, self.user_id)
 
     async def fork(self, at: str, *, state_overrides: dict[str, Any] | None = None,
                    session_id: str | None = None) -> NotebookRunner:
@@ -245,7 +224,7 @@ class NotebookRunner(Recorded):
         state = state_after(self.trace.snapshot(), session_id, at)
         state.update(state_overrides or {})
         child = NotebookRunner(
-            self.agent, app_name=self.app_name, user_id=self.user_id, state=state,
+            self.root, app_name=self.app_name, user_id=self.user_id, state=state,
             session_service=self.session_service,
             artifact_service=self.adk_runner.artifact_service,
             memory_service=self.memory.inner, plugins=self._plugins,
@@ -261,24 +240,3 @@ class NotebookRunner(Recorded):
         known = {r.invocation_id for r in self.trace.of("invocation_start", session_id)}
         if invocation_id not in known:
             raise ValueError(f"agentnb: no invocation {invocation_id!r} in session {session_id!r}")
-
-
-def _credential_for(config: Any, secret: str) -> Any:
-    """The exchanged credential of `config`'s type, holding `secret`."""
-    from google.adk.auth.auth_credential import (
-        AuthCredential,
-        AuthCredentialTypes,
-        HttpAuth,
-        HttpCredentials,
-        OAuth2Auth,
-    )
-    kind = config.raw_auth_credential.auth_type if config.raw_auth_credential else AuthCredentialTypes.API_KEY
-    if kind == AuthCredentialTypes.API_KEY:
-        return AuthCredential(auth_type=kind, api_key=secret)
-    if kind == AuthCredentialTypes.HTTP:
-        return AuthCredential(auth_type=kind, http=HttpAuth(
-            scheme="bearer", credentials=HttpCredentials(token=secret)))
-    if kind in (AuthCredentialTypes.OAUTH2, AuthCredentialTypes.OPEN_ID_CONNECT):
-        return AuthCredential(auth_type=kind, oauth2=OAuth2Auth(access_token=secret))
-    raise ValueError(f"agentnb: cannot fill a {kind.value} credential from one string; answer "
-                     "with your own function response (see notebooks/04_tools_memory_auth.ipynb)")

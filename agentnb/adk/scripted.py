@@ -8,19 +8,26 @@ from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_response import LlmResponse
 from google.genai import types
 
-from ..core.script import Call, Script, Step
+from ..core.script import Call, Part, Script, Step, Thought
 from .mapping import last_user_text
+
+# A Gemini-style model id: ADK attaches Gemini's built-in tools (google_search,
+# BuiltInCodeExecutor, ...) only for ids matching ^gemini- and refuses them otherwise.
+DEFAULT_MODEL = "gemini-scripted"
 
 
 class ScriptedLlm(BaseLlm):
-    """A real ADK `BaseLlm` that plays a script instead of calling a model (see `_steps`)."""
+    """A real ADK `BaseLlm` that plays a script instead of calling a model (see
+    `agentnb.core.script`). A step may mix `thought(...)`, `reply(...)` and `call(...)` parts.
+    Built-in Gemini tools are attached by ADK and ignored by the script; steps play their
+    results."""
 
-    model: str = "scripted"
+    model: str = DEFAULT_MODEL
     _script: Script   # a pydantic private attribute: not a field of the model
 
-    def __init__(self, steps: Sequence[Step] | None = None, *, model: str = "scripted") -> None:
+    def __init__(self, steps: Sequence[Step] | None = None, *, model: str = DEFAULT_MODEL) -> None:
         super().__init__(model=model)
-        self._script = Script(steps, "ScriptedLlm")
+        self._script = Script(steps, "ScriptedLlm", mixed=True)
 
     @property
     def calls(self) -> int:
@@ -30,14 +37,15 @@ class ScriptedLlm(BaseLlm):
     async def generate_content_async(self, llm_request: Any, stream: bool = False
                                      ) -> AsyncGenerator[LlmResponse, None]:
         step = self._script.next(llm_request, lambda: last_user_text(llm_request.contents))
-        first = step[0]
-        if isinstance(first, Call):
-            parts = [types.Part(function_call=types.FunctionCall(name=c.name, args=dict(c.args)))
-                     for c in step if isinstance(c, Call)]
-        else:
-            parts = [types.Part(text=first.text)]
         yield LlmResponse(
-            content=types.Content(role="model", parts=parts),
+            content=types.Content(role="model", parts=[_part(p) for p in step]),
             usage_metadata=types.GenerateContentResponseUsageMetadata(
                 prompt_token_count=0, candidates_token_count=0, total_token_count=0))
 
+
+def _part(part: Part) -> types.Part:
+    if isinstance(part, Call):
+        return types.Part(function_call=types.FunctionCall(name=part.name, args=dict(part.args)))
+    if isinstance(part, Thought):
+        return types.Part(text=part.text, thought=True)
+    return types.Part(text=part.text)

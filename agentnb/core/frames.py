@@ -13,11 +13,12 @@ HISTORY_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp"
                    "source", "key", "scope", "old", "new", "persisted"]
 EVENT_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp", "author", "kind",
                  "text", "state_delta", "artifact_delta", "function_calls", "function_responses",
-                 "transfer_to_agent", "escalate", "error"]
+                 "transfer_to_agent", "escalate", "error", "branch", "node", "output"]
 ARTIFACT_COLUMNS = ["session_id", "invocation_id", "event_id", "timestamp", "filename", "version",
                     "mime_type", "size_bytes", "source"]
 INVOCATION_COLUMNS = ["session_id", "invocation_id", "agent", "user_text", "started", "ended",
-                      "duration_s", "n_events", "n_state_changes", "n_artifacts", "status", "error"]
+                      "duration_s", "n_events", "n_state_changes", "n_artifacts", "status", "error",
+                      "parent_invocation_id", "parent_call_id"]
 
 _PLAIN = frozenset({int, float, bool, type(None)})   # values that are never masked
 
@@ -163,7 +164,10 @@ def events(records: Sequence[Record], session_id: str | None = None, reveal: boo
         "function_responses": _objects([shown(e.function_responses) for e in evs]),
         "transfer_to_agent": [e.transfer_to_agent for e in evs],
         "escalate": pd.array([e.escalate for e in evs], dtype="bool"),
-        "error": [e.error for e in evs],
+        "error": _objects([e.error for e in evs]),
+        "branch": _objects([e.branch for e in evs]),
+        "node": _objects([e.node for e in evs]),
+        "output": _objects([shown(e.output) for e in evs]),
     }, columns=EVENT_COLUMNS)
 
 
@@ -197,7 +201,8 @@ def invocations(records: Sequence[Record], session_id: str | None = None, reveal
                           "user_text": r.user_text if reveal else mask_value(r.user_text),
                           "started": r.time, "ended": None, "n_events": 0,
                           "n_state_changes": 0, "n_artifacts": 0, "status": "running",
-                          "error": None}
+                          "error": None, "parent_invocation_id": r.parent_invocation_id,
+                          "parent_call_id": r.parent_call_id}
         elif inv in table:
             row = table[inv]
             if isinstance(r, InvocationEnd):
@@ -217,7 +222,8 @@ def invocations(records: Sequence[Record], session_id: str | None = None, reveal
         [None if r["ended"] is None else r["ended"] - r["started"] for r in rows], dtype="Float64")
     for col in ("n_events", "n_state_changes", "n_artifacts"):
         frame[col] = frame[col].astype("int64")
-    frame["error"] = _objects([r["error"] for r in rows])   # None where there is none, not NaN
+    for col in ("error", "parent_invocation_id", "parent_call_id"):   # None, not NaN
+        frame[col] = _objects([r[col] for r in rows])
     return frame
 
 

@@ -45,6 +45,8 @@ class InvocationStart:
     agent: str
     user_text: str
     time: float
+    parent_invocation_id: str | None = None   # a nested run (ADK's AgentTool): the caller's
+    parent_call_id: str | None = None         # invocation, and the function call that ran it
 
 
 @dataclass(slots=True)
@@ -53,8 +55,9 @@ class InvocationEnd:
     session_id: str
     invocation_id: str
     time: float
-    status: str  # ok | error | interrupted
+    status: str  # ok | waiting (for an answer: see `pending()`) | error | interrupted
     error: str | None = None
+    traceback: str | None = None   # the full traceback of an error, for the card to fold
 
 
 @dataclass(slots=True)
@@ -66,7 +69,8 @@ class Event:
     event_id: str
     time: float
     author: str
-    event_kind: str  # user | model | function_call | function_response | error | rewind | ...
+    event_kind: str  # user | model | function_call | function_response | executable_code |
+    #                  code_execution_result | error | rewind | external | ...
     text: str = ""
     function_calls: list[dict[str, Any]] = field(default_factory=list)      # [{"id", "name", "args"}]
     function_responses: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "name", "response"}]
@@ -78,6 +82,10 @@ class Event:
     auth_requests: list[str] = field(default_factory=list)       # function call ids asking for credentials
     error: str | None = None
     branch: str | None = None
+    node: str | None = None      # ADK 2.x workflow node path (`event.node_info.path`)
+    output: Any = None           # ADK 2.x `Event.output`, as the session stores it
+    long_running: list[str] = field(default_factory=list)   # call ids the run waits on
+    code: dict[str, Any] | None = None   # code execution: {"language"} or {"outcome"}
 
 
 @dataclass(slots=True)
@@ -89,7 +97,8 @@ class StateChange:
     event_id: str | None
     time: float
     author: str
-    source: str        # initial | user | tool:<name> | before_model_callback | output_key | userdata ...
+    source: str        # initial | user | rewind | external | tool:<name> | output_key:<agent> |
+    #                    <callback>:<agent> | event:<author> | userdata ...
     key: str
     scope: str
     old: Any

@@ -2,7 +2,10 @@
 
 A script is a list of steps; each model call takes the next one, across the model's whole life:
 `reply(text)`, `call(name, **args)`, a list of `call(...)` (parallel calls), or a callable
-`f(request) -> step`. No script at all (None) echoes the last user text.
+`f(request) -> step`. No script at all (None) echoes the last user text. Where a model can send
+several kinds of part in one turn (ADK), a step may also be a list mixing `thought(text)`,
+`reply(text)` and `call(...)`, played as parts in that order. One callable
+instead of a list answers every model call (a script that never runs out).
 """
 from __future__ import annotations
 
@@ -18,6 +21,11 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Thought:
+    text: str
+
+
+@dataclass(frozen=True)
 class Call:
     name: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -26,6 +34,11 @@ class Call:
 def reply(text: str) -> Reply:
     """A model turn that answers with `text`."""
     return Reply(str(text))
+
+
+def thought(text: str) -> Thought:
+    """A thought part (a model's reasoning, not part of its answer), in a mixed step."""
+    return Thought(str(text))
 
 
 def call(name: str, /, **args: Any) -> Call:
@@ -37,43 +50,61 @@ class ScriptRanOut(RuntimeError):
     pass
 
 
-Step = str | Reply | Call | Sequence[Call] | Callable[[Any], Any]
+Part = Reply | Call | Thought
+Step = str | Reply | Call | Sequence[Part] | Callable[[Any], Any]
 
 
 class Script:
-    """The steps of one scripted model, taken in order from any thread."""
+    """The steps of one scripted model, taken in order from any thread. `mixed=True` lets a step
+    be a list mixing thoughts, text and calls (the models that can send them together)."""
 
-    def __init__(self, steps: Sequence[Step] | None, owner: str) -> None:
-        if steps is not None and not isinstance(steps, (list, tuple)):
-            raise TypeError(f"agentnb: {owner} steps must be a list, not {type(steps).__name__}")
+    def __init__(self, steps: Sequence[Step] | Callable[[Any], Any] | None, owner: str, *,
+                 mixed: bool = False) -> None:
+        self.every: Callable[[Any], Any] | None = None   # one callable for every model call
+        if callable(steps) and not isinstance(steps, (Reply, Call)):
+            self.every, steps = steps, None
+        elif steps is not None and not isinstance(steps, (list, tuple)):
+            raise TypeError(f"agentnb: {owner} steps must be a list or a callable, "
+                            f"not {type(steps).__name__}")
         self.steps = None if steps is None else list(steps)
         self.owner = owner
+        self.mixed = mixed
         self.calls = 0
         self._lock = threading.Lock()
 
-    def next(self, request: Any, last_user_text: Callable[[], str]) -> list[Reply | Call]:
-        """The next step as a list of Reply/Call (one Reply, or one or more Calls)."""
+    def next(self, request: Any, last_user_text: Callable[[], str]) -> list[Part]:
+        """The next step as a list of parts: one Reply, one or more Calls, or (`mixed`) any
+        non-empty list of Thought/Reply/Call."""
         with self._lock:
             index = self.calls
             self.calls += 1
+        if self.every is not None:
+            return normalize(self.every(request), self.owner, index, self.mixed)
         if self.steps is None:
             return [Reply(last_user_text() or "")]
         if index >= len(self.steps):
             raise ScriptRanOut(
                 f"agentnb: {self.owner} ran out of steps: it had {len(self.steps)} "
-                f"step{'s' if len(self.steps) != 1 else ''} and this is model call {index + 1}")
+                f"step{'s' if len(self.steps) != 1 else ''} and this is model call {index + 1}. "
+                f"To go on: give the agent a new {self.owner} (each model plays its script "
+                f"once), add steps, or run the notebook from the top")
         step = self.steps[index]
-        if callable(step) and not isinstance(step, (Reply, Call)):
+        if callable(step) and not isinstance(step, (Reply, Call, Thought)):
             step = step(request)
-        return normalize(step, self.owner, index)
+        return normalize(step, self.owner, index, self.mixed)
 
 
-def normalize(step: Any, owner: str, index: int) -> list[Reply | Call]:
+def normalize(step: Any, owner: str, index: int, mixed: bool = False) -> list[Part]:
     if isinstance(step, str):
         step = Reply(step)
-    if isinstance(step, (Reply, Call)):
+    if isinstance(step, (Reply, Call)) or (mixed and isinstance(step, Thought)):
         return [step]
-    if isinstance(step, (list, tuple)) and step and all(isinstance(s, Call) for s in step):
-        return list(step)
-    raise TypeError(f"agentnb: {owner} step {index + 1} is {step!r:.60}; expected reply(...), "
-                    f"call(...), a list of call(...) or a callable returning one")
+    if isinstance(step, (list, tuple)) and step:
+        parts = [Reply(s) if mixed and isinstance(s, str) else s for s in step]
+        if all(isinstance(s, Call) for s in parts) or (
+                mixed and all(isinstance(s, (Reply, Call, Thought)) for s in parts)):
+            return parts
+    expected = ("reply(...), call(...), a list mixing thought(...), reply(...) and call(...)"
+                if mixed else "reply(...), call(...), a list of call(...)")
+    raise TypeError(f"agentnb: {owner} step {index + 1} is {step!r:.60}; expected {expected}, "
+                    f"or a callable returning one")

@@ -7,12 +7,15 @@ docs/architecture.md).
 """
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from ..core.failure import MARK
 
 FRAMES = ("history", "timeline", "events", "artifacts", "invocations")
 _CELL_MAGICS = ("adk", "lk")
@@ -88,7 +91,8 @@ def make_runner(shell: Any, line: str) -> Any:
     usage = "%adk AGENT [--app NAME] [--user ID] [--session ID]"
     (name,), opts = parse(line, 1, ("app", "user", "session"), usage)
     agent = lookup(shell, name)
-    from google.adk.agents.base_agent import BaseAgent
+    from google.adk.apps import App
+    from google.adk.workflow import BaseNode  # any agent, or an ADK 2.x Workflow
 
     from ..adk import NotebookRunner
     if isinstance(agent, NotebookRunner):   # an existing runner becomes the current one
@@ -96,10 +100,10 @@ def make_runner(shell: Any, line: str) -> Any:
             _fail("--app, --user and --session apply to a new runner, not to an existing one")
         current["adk"] = current["last"] = agent
         return agent
-    if not isinstance(agent, BaseAgent):
+    if not isinstance(agent, (BaseNode, App)):
         _fail(f"{name!r} is a {type(agent).__name__}, not an ADK agent or NotebookRunner")
     try:
-        runner = NotebookRunner(agent, app_name=opts.get("app", "agentnb"),
+        runner = NotebookRunner(agent, app_name=opts.get("app"),
                                 user_id=opts.get("user", "user"), session_id=opts.get("session"))
     except (TypeError, ValueError) as exc:
         _fail(str(exc).removeprefix("agentnb: "))
@@ -296,6 +300,23 @@ def rewrite_async_magics(lines: list[str]) -> list[str]:
     return out
 
 
+_INTERRUPTS = (KeyboardInterrupt, asyncio.CancelledError)
+
+
+def _one_line_interrupt(shell: Any, etype: type, value: BaseException, tb: Any,
+                        tb_offset: int | None = None) -> Any:
+    """An interrupt of a run agentnb recorded is one line (its card says the rest); any other
+    exception is shown as IPython would."""
+    invocation = getattr(value, MARK, None)
+    if invocation is None:
+        stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+    else:
+        stb = [f"agentnb: interrupted; invocation {invocation} is recorded as interrupted "
+               f"(see its card)"]
+    shell._showtraceback(etype, value, stb)   # the cell fails, so Run All stops here
+    return stb
+
+
 def load_ipython_extension(ip: Any) -> None:
     # IPython ships a shell alias `lk` (list links); the contract's %lk magic takes its name.
     if ip.alias_manager.is_alias("lk"):
@@ -303,11 +324,14 @@ def load_ipython_extension(ip: Any) -> None:
     ip.register_magics(AgentnbMagics)
     if rewrite_async_magics not in ip.input_transformers_cleanup:
         ip.input_transformers_cleanup.append(rewrite_async_magics)
+    ip.set_custom_exc(_INTERRUPTS, _one_line_interrupt)
 
 
 def unload_ipython_extension(ip: Any) -> None:
     if rewrite_async_magics in ip.input_transformers_cleanup:
         ip.input_transformers_cleanup.remove(rewrite_async_magics)
+    if ip.custom_exceptions == _INTERRUPTS:
+        ip.set_custom_exc((), None)
     for kind, names in (("line", ("agentnb", "adk", "lk")), ("cell", ("adk", "lk"))):
         for name in names:
             ip.magics_manager.magics[kind].pop(name, None)

@@ -45,7 +45,10 @@ def with_model_call(step: Any) -> Any:
 
 
 def _steps(steps: Any) -> Any:
-    return [with_model_call(s) for s in steps] if isinstance(steps, (list, tuple)) else steps
+    """The script's steps (or its one callable for every call) with callables called as above."""
+    if isinstance(steps, (list, tuple)):
+        return [with_model_call(s) for s in steps]
+    return with_model_call(steps)
 
 
 @functools.cache

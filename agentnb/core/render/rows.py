@@ -6,33 +6,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..mask import mask_text, mask_value
-from ..records import (
-    ArtifactVersion,
-    ContextSnapshot,
-    Event,
-    Fact,
-    InvocationEnd,
-    InvocationStart,
-    Session,
-    StateChange,
-)
+from ..records import (ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
+                       InvocationStart, Session, StateChange)
 from ..values import RASTER_IMAGES, safe_repr, same
 from .escape import chip, clip, clock, esc, names, show
 
 
 def event_html(e: Event, reveal: bool = False, author_before: str | None = None,
-               calls: dict[str, int] | None = None) -> str:
-    """One event. Its author is named when it differs from the row before's (`author_before`)
-    and from its kind ("user"); calls are numbered (`calls`: call id -> number), the call
-    carrying its full id as a tooltip."""
+               calls: dict[str, int] | None = None, nested: bool = False) -> str:
+    """One event's row. Its author is named when it differs from the row before's
+    (`author_before`) and from its kind ("user"); calls are numbered (`calls`: call id ->
+    number), the call carrying its full id as a tooltip; `nested`: an event of a run started by
+    a tool call of the invocation shown (an AgentTool's run), indented under it."""
     calls = calls or {}
     parts = [f'<time>{clock(e.time)}</time>',
              chip(e.event_kind, f"anb-k-{esc(e.event_kind)}")]
     if e.author not in (author_before, e.event_kind):
-        parts.append(f'<span class="anb-author">{esc(e.author)}</span>')
+        parts.append(esc(e.author))
+    if e.code:
+        parts += [chip(f"{k} {v}") for k, v in e.code.items() if v]
     if e.text:
         text = e.text if reveal else mask_value(e.text)
-        parts.append(f'<span class="anb-text">{esc(clip(text, 600))}</span>')
+        parts.append(f'<pre class="anb-pre">{esc(clip(text, 1000))}</pre>' if e.code else
+                     f'<span class="anb-text">{esc(clip(text, 600))}</span>')
+    if e.output is not None:
+        parts.append(f'<span class="anb-kv">output={show(e.output, reveal=reveal)}</span>')
     for c in e.function_calls:
         parts.append(f'<span class="anb-call" title="{esc(c.get("id") or "")}">→ '
                      f'{call_label(c, calls)}({show(c["args"], reveal=reveal)})</span>')
@@ -40,7 +38,7 @@ def event_html(e: Event, reveal: bool = False, author_before: str | None = None,
         parts.append(f'<span class="anb-resp">← {call_label(r, calls)}: '
                      f'{show(r["response"], reveal=reveal)}</span>')
     if e.state_delta:
-        parts.append(chip("state: " + names(e.state_delta), "anb-state"))
+        parts.append(chip("state: " + names(e.state_delta)))
     if e.artifact_delta:
         parts.append(chip("artifact: " + names(f"{f} v{v}" for f, v in e.artifact_delta.items()),
                            "anb-art"))
@@ -50,14 +48,34 @@ def event_html(e: Event, reveal: bool = False, author_before: str | None = None,
         parts.append(chip("escalate", "anb-transfer"))
     if e.auth_requests:
         parts.append(chip("auth requested", "anb-auth"))
+    if e.long_running:
+        parts.append(chip("waits for an answer", "anb-auth"))
     if e.error:
         parts.append(f'<span class="anb-error">{esc(clip(e.error))}</span>')
-    return f'<div class="anb-row anb-event">{" ".join(parts)}</div>'
+    child = " anb-child anb-exposed" if nested else ""
+    return f'<div class="anb-row{child}">{" ".join(parts)}</div>'
 
 
 def call_label(call: dict[str, Any], calls: dict[str, int]) -> str:
     number = calls.get(call.get("id") or "")
     return esc(call["name"]) + (f" #{number}" if number else "")
+
+
+def group_html(node: str | None, branch: str | None, nested: bool = False) -> str:
+    """The head of a run of events from one workflow node or branch."""
+    words = " · ".join(f"{name} {value}" for name, value in (("node", node), ("branch", branch))
+                       if value)
+    child = " anb-child anb-exposed" if nested else ""
+    return f'<div class="anb-row anb-group anb-lane-title{child}">{esc(clip(words, 300))}</div>'
+
+
+def nested_run_html(start: InvocationStart, end: InvocationEnd | None) -> str:
+    """A run started by a tool call (ADK's AgentTool), as a row of its caller's card."""
+    status = end.status if end else "running"
+    return (f'<div class="anb-row anb-child anb-exposed">↳ {chip("nested run")} '
+            f'<span class="anb-author">{esc(start.agent)}</span> {chip(status, f"anb-s-{esc(status)}")}'
+            f' <span class="anb-prov">call {esc(start.parent_call_id or "")} · session '
+            f'{esc(start.session_id)} · invocation {esc(start.invocation_id)}</span></div>')
 
 
 def change_html(c: StateChange, reveal: bool = False) -> str:
@@ -164,7 +182,13 @@ def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: 
     if ended_early:
         took += " " + chip("end_invocation", "anb-transfer")
     err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end and end.error else ""
+    if end and end.traceback:   # the whole of it, folded: the cell shows only the user's frames
+        err += (f'<details class="anb-tb"><summary>full traceback</summary><pre class="anb-pre">'
+                f'{esc(clip(mask_text(end.traceback), 8000))}</pre></details>')
     who = " · ".join(map(esc, session_words(session))) + " · " if session else ""
+    if start.parent_invocation_id:
+        who += (f"nested in {esc(start.parent_invocation_id)} (call "
+                f"{esc(start.parent_call_id or '')}) · ")
     return (f'<div class="anb-head"><span class="anb-title" title="{esc(start.invocation_id)}">'
             f'invocation {f"#{number}" if number else esc(start.invocation_id)}</span> '
             f'{chip(status, f"anb-s-{esc(status)}")}{took}{err}<div class="anb-sub">{who}'

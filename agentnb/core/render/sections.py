@@ -11,35 +11,13 @@ from typing import Any
 
 from ..mask import mask_value
 from ..patch import MAX_ROWS, AppendOp, HeadOp, Op
-from ..records import (
-    SCOPES,
-    ArtifactVersion,
-    ContextSnapshot,
-    Event,
-    Fact,
-    InvocationEnd,
-    InvocationStart,
-    Record,
-    Session,
-    StateChange,
-)
+from ..records import (SCOPES, ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
+                       InvocationStart, Record, Session, StateChange)
 from .diagram import Step, sequence_steps
 from .escape import chip, clip, esc, stylesheet, visible
-from .rows import (
-    artifact_html,
-    change_html,
-    context_facts,
-    context_html,
-    context_line,
-    event_html,
-    event_text,
-    fact_html,
-    fact_section,
-    invocation_head,
-    invocation_line,
-    session_words,
-    short,
-)
+from .rows import (artifact_html, change_html, context_facts, context_html, context_line,
+                   event_html, event_text, fact_html, fact_section, group_html, invocation_head,
+                   invocation_line, nested_run_html, session_words, short)
 
 CONTEXT_ROWS = 50       # context rows are many (about ten per invocation): fewer are kept
 LANE_TITLES = {"app": "app: (every user of the app)", "user": "user: (this user, every session)",
@@ -77,6 +55,8 @@ class Sections:
         self._per_session: dict[str, int] = {}
         self._calls: dict[str, int] = {}         # function call id -> its number in the view
         self._branches: dict[str | None, str] = {}
+        self._nested: dict[str, InvocationStart] = {}   # runs started by this one's tool calls
+        self._group: tuple[str | None, str | None] = (None, None)   # node and branch shown last
         self._speaking: str | None = None      # who speaks after the card's last handoff
         self._connection: str | None = None    # a LiveKit job's room connection, in words
 
@@ -120,7 +100,7 @@ class Sections:
             per_session = self._per_session[r.session_id] = self._per_session.get(r.session_id, 0) + 1
             self._numbers[r.invocation_id] = per_session
         if not self._mine(r):
-            return False
+            return self._add_nested(r, ops)
         if self.invocation_id is not None:
             self.steps += sequence_steps(r)
         if isinstance(r, InvocationStart):
@@ -136,11 +116,7 @@ class Sections:
                           f"{clip(repr(mask_value(start.user_text)), 80)}")
             return True
         if isinstance(r, Event):
-            for c in r.function_calls:
-                self._calls.setdefault(c.get("id") or "", len(self._calls) + 1)
-            self._put(ops, "events", event_html(r, self.reveal, self._last_author, self._calls),
-                      event_text(r))
-            self._last_author = r.author
+            self._put_event(ops, r)
             if self.invocation_id is not None and r.event_kind == "handoff" \
                     and r.transfer_to_agent:
                 self._speaking = r.transfer_to_agent
@@ -180,6 +156,43 @@ class Sections:
                 words = connection_words(r.data, self._connection)
                 changed, self._connection = words != self._connection, words
                 return changed
+        return False
+
+    def _put_event(self, ops: dict[str, list[str]], r: Event, nested: bool = False) -> None:
+        # Events come grouped by workflow node (a path inside a Workflow; a root agent alone
+        # is node `<name>@1`) or by agent branch (ParallelAgent's sub-agents).
+        group = (r.node if r.node and "/" in r.node else None, r.branch)
+        if group != self._group:
+            self._group = group
+            if group != (None, None):
+                self._put(ops, "events", group_html(group[0], r.branch, nested),
+                          f"-- {group[0] or ''} {r.branch or ''}".rstrip())
+        for c in r.function_calls:
+            self._calls.setdefault(c.get("id") or "", len(self._calls) + 1)
+        self._put(ops, "events", event_html(r, self.reveal, self._last_author, self._calls, nested),
+                  ("  ↳ " if nested else "") + event_text(r))
+        self._last_author = r.author
+
+    def _add_nested(self, r: Record, ops: dict[str, list[str]]) -> bool:
+        """A card shows the runs its tool calls started (AgentTool), nested under it: their
+        start and end, and their events."""
+        if self.invocation_id is None:
+            return False
+        if isinstance(r, InvocationStart):
+            parent = r.parent_invocation_id
+            if parent is not None and (parent == self.invocation_id or parent in self._nested):
+                self._nested[r.invocation_id] = r
+                self._put(ops, "events", nested_run_html(r, None),
+                          f"  ↳ nested run {r.agent} (call {r.parent_call_id})")
+            return False
+        start = self._nested.get(getattr(r, "invocation_id", None) or "")
+        if start is None:
+            return False
+        if isinstance(r, InvocationEnd):
+            self._put(ops, "events", nested_run_html(start, r),
+                      f"  ↳ nested run {start.agent} {r.status}")
+        elif isinstance(r, Event):
+            self._put_event(ops, r, nested=True)
         return False
 
     def _invocation_head(self) -> str:

@@ -1,0 +1,117 @@
+"""Who wrote each state change (adk/provenance.py), on real ADK runs: every stage that can write
+state in one event, told apart, and the replay invariant kept where ADK merges deltas."""
+import asyncio
+
+import pandas as pd
+from google.adk.agents import LlmAgent
+from google.adk.tools import ToolContext
+
+from agentnb.adk import NotebookRunner, ScriptedLlm, call, reply
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def replay(history: pd.DataFrame) -> dict:
+    state = {}
+    for _, row in history[history.persisted].sort_values("seq").iterrows():
+        state[row.key] = row.new
+    return state
+
+
+def writers(runner, key):
+    history = runner.history(reveal=True)
+    rows = history[history.key == key].sort_values("seq")
+    return list(zip(rows.source, rows.new))
+
+
+def tag(tool_context: ToolContext, label: str) -> dict:
+    """Writes `label` under `by_tool` and appends it to `trail`."""
+    tool_context.state["by_tool"] = label
+    tool_context.state["trail"] = [*tool_context.state.get("trail", []), f"tool {label}"]
+    return {"ok": label}
+
+
+def before_tool(tool, args, tool_context):
+    tool_context.state["trail"] = [*tool_context.state.get("trail", []), "before"]
+    tool_context.state["checked"] = args.get("label")
+    if args.get("label") == "blocked":
+        return {"blocked": True}    # the tool never runs
+    return None
+
+
+def after_tool(tool, args, tool_context, tool_response):
+    tool_context.state["trail"] = [*tool_context.state.get("trail", []), "after"]
+
+
+def test_one_tool_call_carries_three_writers_in_the_order_they_ran():
+    agent = LlmAgent(name="tagger", model=ScriptedLlm([call("tag", label="x"), reply("done")]),
+                     tools=[tag], before_tool_callback=before_tool, after_tool_callback=after_tool)
+    runner = NotebookRunner(agent, display=False)
+    run(runner.ask("go"))
+    session = run(runner.get_session())
+    assert writers(runner, "trail") == [
+        ("before_tool_callback:tagger", ["before"]),
+        ("tool:tag", ["before", "tool x"]),
+        ("after_tool_callback:tagger", ["before", "tool x", "after"])]
+    assert writers(runner, "checked") == [("before_tool_callback:tagger", "x")]
+    assert writers(runner, "by_tool") == [("tool:tag", "x")]
+    assert replay(runner.history(reveal=True)) == session.state
+
+
+def test_a_before_tool_callback_that_answers_is_the_only_writer():
+    agent = LlmAgent(name="tagger", model=ScriptedLlm([call("tag", label="blocked"), reply("no")]),
+                     tools=[tag], before_tool_callback=before_tool)
+    runner = NotebookRunner(agent, display=False)
+    run(runner.ask("go"))
+    assert writers(runner, "trail") == [("before_tool_callback:tagger", ["before"])]
+    assert "by_tool" not in set(runner.history().key)
+
+
+def merge(tool_context: ToolContext, part: str) -> dict:
+    """Writes a dict under one key, as each parallel call does."""
+    tool_context.state["parts"] = {part: True}
+    return {"part": part}
+
+
+def test_parallel_calls_deep_merged_by_adk_keep_the_replay_invariant():
+    agent = LlmAgent(name="merger", model=ScriptedLlm([[call("merge", part="a"), call("merge", part="b")],
+                                                       reply("merged")]), tools=[merge])
+    runner = NotebookRunner(agent, display=False)
+    run(runner.ask("go"))
+    session = run(runner.get_session())
+    assert session.state["parts"] == {"a": True, "b": True}   # ADK deep-merges the deltas
+    rows = writers(runner, "parts")
+    assert [source for source, _ in rows] == ["tool:merge"] * 3
+    assert rows[-1][1] == {"a": True, "b": True}
+    assert replay(runner.history(reveal=True)) == session.state
+
+
+def test_a_tool_shared_by_two_runners_is_wrapped_once_and_each_run_split():
+    tagger = LlmAgent(name="tagger", model=ScriptedLlm([call("tag", label="1"), reply("a"),
+                                                        call("tag", label="2"), reply("b")]),
+                      tools=[tag], before_tool_callback=before_tool)
+    first, second = NotebookRunner(tagger, display=False), NotebookRunner(tagger, display=False)
+    run(first.ask("one"))
+    run(second.ask("two"))
+    for runner, label in ((first, "1"), (second, "2")):
+        assert writers(runner, "by_tool") == [("tool:tag", label)]
+        assert writers(runner, "checked") == [("before_tool_callback:tagger", label)]
+
+
+def test_state_written_by_a_plugin_hook_is_never_lost():
+    from google.adk.plugins.base_plugin import BasePlugin
+
+    class Stamp(BasePlugin):
+        def __init__(self):
+            super().__init__(name="stamp")
+
+        async def before_agent_callback(self, *, agent, callback_context):
+            callback_context.state["stamped"] = agent.name
+    agent = LlmAgent(name="plain", model=ScriptedLlm([reply("hi")]))
+    runner = NotebookRunner(agent, display=False, plugins=[Stamp()])
+    run(runner.ask("go"))
+    # A plugin's before_agent hook shares the agent callbacks' context: the same event.
+    assert writers(runner, "stamped") == [("before_agent_callback:plain", "plain")]
+    assert replay(runner.history(reveal=True)) == run(runner.get_session()).state
