@@ -43,6 +43,9 @@ def test_luhn():
     (f"loyalty number {NOT_A_CARD}", f"loyalty number {NOT_A_CARD}"),
     ("12345678901234567890123", "12345678901234567890123"),   # a longer run is no card
     ("1 2 3 4 5 6 7 8 9 0 1 2 3 4", "1 2 3 4 5 6 7 8 9 0 1 2 3 4"),   # groups of one digit
+    ("0.00008556948175 and 2.4539148803436467", "0.00008556948175 and 2.4539148803436467"),
+    (f"call_{CARD} and {CARD}x", f"call_{CARD} and {CARD}x"),      # parts of identifiers
+    (f"({CARD}), {CARD}.", f"({MASK}), {MASK}."),
 ])
 def test_card_numbers_in_text_are_masked_by_the_luhn_check(text, shown):
     assert mask_text(text) == shown

@@ -127,7 +127,7 @@ def _encode_class(value: Any, masking: bool) -> dict[str, Any] | None:
             tag = "$dataclass"
         else:
             return None
-        return {tag: encode(mask_value(data) if masking else data, masking),
+        return {tag: encode(mask_value(data, keep_objects=True) if masking else data, masking),
                 "$type": _type_name(value)}
     except Exception:
         return None
@@ -228,10 +228,11 @@ def masked(record: Record) -> Record:
     changes: dict[str, Any] = {}
     for f in fields(record):
         value = getattr(record, f.name)
+        # Objects keep their type: `encode` masks their fields (and `_masked_strings` reprs).
         if f.name in ("old", "new"):
-            shown = mask_value(value, getattr(record, "key", None))
+            shown = mask_value(value, getattr(record, "key", None), keep_objects=True)
         elif isinstance(value, (str, dict, list, tuple)):
-            shown = mask_value(value)
+            shown = mask_value(value, keep_objects=True)
         else:
             continue
         if shown is not value and shown != value:

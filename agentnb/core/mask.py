@@ -33,8 +33,9 @@ _SECRET_TEXT = re.compile(
     r"|\b(?:sk|pk|rk|AIza|ghp|xox[abp])[-_][A-Za-z0-9_-]{16,}"
 )
 # A card number: 13 to 19 digits, in groups of at least 3 split by single spaces or dashes,
-# not part of a longer run of digits; masked only when it passes the Luhn check.
-_DIGIT_RUN = re.compile(r"(?<![\d])\d{3,19}(?:[ -]\d{3,19})*(?![\d])")
+# standing on its own (not inside a longer run of digits, a word or an identifier, nor the
+# digits of a decimal number); masked only when it passes the Luhn check.
+_DIGIT_RUN = re.compile(r"(?<![\w.])\d{3,19}(?:[ -]\d{3,19})*(?![\w]|[.,]\d)")
 _SEPARATORS = re.compile(r"[ -]")
 
 
@@ -114,11 +115,12 @@ def _fields(value: Any) -> dict[str, Any] | None:
     return None
 
 
-def mask_value(value: Any, key: object = None) -> Any:
+def mask_value(value: Any, key: object = None, *, keep_objects: bool = False) -> Any:
     """`value` with every secret in it masked: all of it under a secret key (numbers and
     booleans excepted, `input_tokens` is a count, but not under a payment key), else
     recursively: keys and members, a dataclass's or pydantic model's fields (it is then shown
-    as a dict of them), and any other object's repr."""
+    as a dict of them), and any other object's repr. `keep_objects` leaves dataclass, pydantic
+    and other objects as they are, for a caller that masks their insides itself (the codec)."""
     if key is not None and value is not None and is_secret_key(key) and (
             not isinstance(value, (bool, int, float)) or is_payment_key(key)):
         return MASK
@@ -127,10 +129,10 @@ def mask_value(value: Any, key: object = None) -> Any:
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, dict):
-        return {mask_text(k) if isinstance(k, str) else mask_value(k): mask_value(v, k)
-                for k, v in value.items()}
+        return {mask_text(k) if isinstance(k, str) else mask_value(k, keep_objects=keep_objects):
+                mask_value(v, k, keep_objects=keep_objects) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [mask_value(v) for v in value]
+        items = [mask_value(v, keep_objects=keep_objects) for v in value]
         if isinstance(value, list):
             return items
         if hasattr(value, "_fields"):          # a namedtuple takes its fields one by one
@@ -139,6 +141,8 @@ def mask_value(value: Any, key: object = None) -> Any:
             return type(value)(items)
         except Exception:
             return tuple(items) if isinstance(value, tuple) else set(items)
+    if keep_objects:
+        return value
     fields = _fields(value)
     if fields is not None:
         shown = {name: mask_value(v, name) for name, v in fields.items()}
