@@ -240,15 +240,21 @@ def masked(record: Record) -> Record:
     return replace(record, **changes) if changes else record
 
 
+# Tags whose value is an encoding, not text: type names, base64, hex, ISO dates. Masked, a
+# digit run in them (a card number's shape) would corrupt the value.
+_ENCODINGS = frozenset({"$type", "$bytes", "$int", "$float", "$date", "$datetime", "$time",
+                        "$timedelta", "$timestamp"})
+
+
 def _masked_strings(tree: Any) -> Any:
     """Every string of an encoded record (keys, members, reprs) with secrets masked; type
-    names stay as they are."""
+    names and the encodings of values that are not text stay as they are."""
     if isinstance(tree, str):
         return mask_text(tree)
     if isinstance(tree, list):
         return [_masked_strings(v) for v in tree]
     if isinstance(tree, dict):
-        return {_masked_strings(k): v if k == "$type" else _masked_strings(v)
+        return {_masked_strings(k): v if k in _ENCODINGS else _masked_strings(v)
                 for k, v in tree.items()}
     return tree
 
