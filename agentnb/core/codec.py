@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .mask import mask_text, mask_value
+from .mask import is_secret_key, mask_text, mask_value
 from .records import Record, record_from_dict, record_to_dict
 from .values import safe_repr
 
@@ -229,7 +229,10 @@ def masked(record: Record) -> Record:
     for f in fields(record):
         value = getattr(record, f.name)
         if f.name in ("old", "new"):
-            shown = mask_value(value, getattr(record, "key", None))
+            key = getattr(record, "key", None)
+            if _is_data_class(value) and not is_secret_key(key):
+                continue   # the encoder masks its fields and keeps its type (`masking`)
+            shown = mask_value(value, key)
         elif isinstance(value, (str, dict, list, tuple)):
             shown = mask_value(value)
         else:
@@ -237,6 +240,11 @@ def masked(record: Record) -> Record:
         if shown is not value and shown != value:
             changes[f.name] = shown
     return replace(record, **changes) if changes else record
+
+
+def _is_data_class(value: Any) -> bool:
+    return ((dataclasses.is_dataclass(value) and not isinstance(value, type))
+            or callable(getattr(value, "model_dump", None)))
 
 
 def _masked_strings(tree: Any) -> Any:
