@@ -34,8 +34,9 @@ def agentsession_run(server, browser):
 
     def inspect(page):
         views = page.locator(".anb-root")
-        # the job's dashboard, and one live card per turn (one ask, two %%lk cells)
-        expect(views).to_have_count(4, timeout=15_000)
+        # the job's dashboard, one card per turn (one ask, two %%lk cells), then the
+        # example-shaped job's section: two turns, and the weather job's own card... (7 in all)
+        expect(views).to_have_count(7, timeout=15_000)
         dashboard, first, second = views.nth(0), views.nth(1), views.nth(2)
         # the dashboard was shown before the job started and follows its turns
         expect(dashboard.locator(".anb-title").first).to_contain_text("LiveKit job · room hotel-desk")

@@ -100,13 +100,21 @@ class NotebookRunner(Answers, Recorded):
         service = self.session_service
         session = await service.get_session(app_name=self.app_name, user_id=self.user_id,
                                             session_id=session_id)
+        parent, forked_at = self._parent or (None, None)
         if session is None:
             initial = self._initial_state if state is None else state
             session = await service.create_session(app_name=self.app_name, user_id=self.user_id,
                                                    state=dict(initial), session_id=session_id)
-        parent, forked_at = self._parent or (None, None)
-        self.observer.start_session(session_id, self.app_name, self.user_id, dict(session.state),
-                                    parent, forked_at, session.events)
+            self.observer.start_session(session_id, self.app_name, self.user_id,
+                                        dict(session.state), parent, forked_at, session.events)
+        else:
+            # A session this runner did not make (another kernel, another process, a database):
+            # its history is rebuilt from its stored events. What no event wrote is its start.
+            written = {k for e in session.events for k in (e.actions.state_delta or {})}
+            start = {k: v for k, v in session.state.items() if k not in written}
+            self.observer.start_session(session_id, self.app_name, self.user_id, start,
+                                        parent, forked_at)
+            self.observer.reconcile(session)
         self._ready.add(session_id)
 
     async def new_session(self, state: dict[str, Any] | None = None) -> str:
@@ -126,6 +134,7 @@ class NotebookRunner(Answers, Recorded):
         written elsewhere are recorded with the source `external`. `ask` does the same for
         events before each run. Returns how many records it added."""
         added = 0
+        await self._ensure_session(session_id or self.session_id)
         for sid in [session_id] if session_id else sorted(self._ready):
             session = await self.get_session(sid)
             if session is not None:

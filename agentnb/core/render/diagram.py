@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..mask import mask_value
 from ..records import Event, InvocationEnd, InvocationStart, Record, StateChange
-from .escape import clip, esc, stylesheet
+from .escape import ROOT_CLASS, clip, esc, stylesheet
 from .rows import short
 
 PARTICIPANTS = (("U", "user"), ("R", "runner"), ("A", "agent"), ("M", "model"), ("T", "tool"),
@@ -88,5 +88,5 @@ class SequenceDiagram:
         return self.source
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        svg = f'<div class="anb-root"><style>{stylesheet()}</style>{sequence_svg(self.steps)}</div>'
+        svg = f'<div class="{ROOT_CLASS}"><style>{stylesheet()}</style>{sequence_svg(self.steps)}</div>'
         return {"text/plain": self.source, "text/vnd.mermaid": self.source, "text/html": svg}

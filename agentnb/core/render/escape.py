@@ -71,6 +71,11 @@ def stylesheet() -> str:
     return re.sub(r"\s*([{};:,>])\s*", r"\1", css).strip()
 
 
+# Every view's root: JupyterLab typesets $...$ in an HTML output as LaTeX unless told not to
+# (its MathJax skips elements of this class); an agent's text is text.
+ROOT_CLASS = "anb-root mathjax_ignore"
+
+
 def chip(text: object, cls: str = "") -> str:
     return f'<b class="anb-chip{" " + cls if cls else ""}">{esc(text)}</b>'
 

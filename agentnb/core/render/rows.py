@@ -200,7 +200,7 @@ def invocation_head(start: InvocationStart, end: InvocationEnd | None, session: 
 
 def invocation_line(start: InvocationStart, end: InvocationEnd, number: int | None) -> str:
     """One invocation as a dashboard row: number, status, time, agent, what the user said."""
-    err = f' <span class="anb-error">{esc(clip(end.error, 120))}</span>' if end.error else ""
+    err = f' <span class="anb-error">{esc(clip(end.error))}</span>' if end.error else ""
     return (f'<div class="anb-row" title="{esc(start.invocation_id)} · session '
             f'{esc(start.session_id)}">#{number or "?"} {chip(end.status, f"anb-s-{esc(end.status)}")} '
             f'{end.time - start.time:.3f} s · {esc(start.agent)} · '

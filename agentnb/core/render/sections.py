@@ -14,7 +14,7 @@ from ..patch import MAX_ROWS, AppendOp, HeadOp, Op
 from ..records import (SCOPES, ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
                        InvocationStart, Record, Session, StateChange)
 from .diagram import Step, sequence_steps
-from .escape import chip, clip, esc, stylesheet, visible
+from .escape import ROOT_CLASS, chip, clip, esc, stylesheet, visible
 from .rows import (artifact_html, change_html, context_facts, context_html, context_line,
                    event_html, event_text, fact_html, fact_section, group_html, invocation_head,
                    invocation_line, nested_run_html, session_words, short)
@@ -229,7 +229,7 @@ class Sections:
         it leans on a stylesheet an earlier output of the page carries)."""
         kind = "card" if self.invocation_id else "dashboard"
         css = f"<style>{stylesheet()}</style>" if style else ""
-        return (f'<div class="anb-root" data-view="{kind}" data-status="{esc(self.status())}">'
+        return (f'<div class="{ROOT_CLASS}" data-view="{kind}" data-status="{esc(self.status())}">'
                 f'{css}{self.head}<div class="anb-body">{self.body()}</div></div>')
 
     def body(self) -> str:
@@ -265,7 +265,7 @@ class Sections:
             head = f"invocation {self.invocation_id} [{self.status()}]" + (
                 f" agent={start.agent} user said {clip(repr(mask_value(start.user_text)), 200)}"
                 if start else "") + (f" speaking now={self._speaking}" if self._speaking else "")
-        shown = 60 if self.invocation_id is None else 4   # a card's text face is its summary
+        shown = 60 if self.invocation_id is None else 2   # a card's text face is its summary
         return visible("\n".join([clip(head, 400),
                                   *("  " + clip(line, 200) for line in self.lines[-shown:])]))
 
