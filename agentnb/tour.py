@@ -27,7 +27,7 @@ def run(path: Path) -> int:
     code = [c for c in notebook.cells if c.cell_type == "code"]
     ran = sum(1 for c in code if c.get("execution_count"))
     # What the saved notebook keeps of each view: its finished HTML, marked with its kind.
-    found = (re.match(r'<div class="anb-root" data-view="(\w+)" data-status="(\w*)"',
+    found = (re.match(r'<div class="anb-root[^"]*" data-view="(\w+)" data-status="(\w*)"',
                       output.get("data", {}).get("text/html", ""))
              for cell in code for output in cell.outputs)
     views = [v for v in found if v is not None]

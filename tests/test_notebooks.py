@@ -64,7 +64,7 @@ def agentnb_outputs(notebook):
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             html = output.get("data", {}).get("text/html", "")
-            match = re.match(r'<div class="anb-root" data-view="(\w+)" data-status="(\w*)"', html)
+            match = re.match(r'<div class="anb-root[^"]*" data-view="(\w+)" data-status="(\w*)"', html)
             if match:
                 out.append((match[1], match[2], html))
     return out

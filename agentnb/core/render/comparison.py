@@ -42,7 +42,7 @@ def comparison(a_turns: list[Turn], b_turns: list[Turn], names: tuple[str, str] 
         rows.append(f'<tr class="anb-cmp-turn"><th>turn {i}</th><th>{esc(a_label)}</th>'
                     f'<th>{esc(b_label)}</th></tr>' + "".join(cells))
     head = f'<tr><th>key</th><th>{esc(names[0])}</th><th>{esc(names[1])}</th></tr>'
-    html = (f'<div class="anb-root"><style>{stylesheet()}</style><div class="anb-head">'
+    html = (f'<div class="anb-root mathjax_ignore"><style>{stylesheet()}</style><div class="anb-head">'
             f'<span class="anb-title">{esc(names[0])} vs {esc(names[1])}</span> '
             f'<span class="anb-sub">{len(lines)} differing values</span></div>'
             f'<table class="anb-cmp">{head}{"".join(rows)}</table></div>')

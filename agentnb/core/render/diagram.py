@@ -88,5 +88,5 @@ class SequenceDiagram:
         return self.source
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        svg = f'<div class="anb-root"><style>{stylesheet()}</style>{sequence_svg(self.steps)}</div>'
+        svg = f'<div class="anb-root mathjax_ignore"><style>{stylesheet()}</style>{sequence_svg(self.steps)}</div>'
         return {"text/plain": self.source, "text/vnd.mermaid": self.source, "text/html": svg}

@@ -203,7 +203,9 @@ class Sections:
         it leans on a stylesheet an earlier output of the page carries)."""
         kind = "card" if self.invocation_id else "dashboard"
         css = f"<style>{stylesheet()}</style>" if style else ""
-        return (f'<div class="anb-root" data-view="{kind}" data-status="{esc(self.status())}">'
+        # mathjax_ignore: JupyterLab typesets $…$ in HTML outputs with MathJax, which skips this
+        return (f'<div class="anb-root mathjax_ignore" data-view="{kind}" '
+                f'data-status="{esc(self.status())}">'
                 f'{css}{self.head}<div class="anb-body">{self.body()}</div></div>')
 
     def body(self) -> str:
