@@ -255,7 +255,7 @@ def test_labels_say_what_they_mean():
     assert '"My cat is called Miso"' in memory
     auth = fact_html(Fact("s", "i", 0.0, "auth_request", {
         "function_call_id": "c1", "tool": "weather",
-        "auth_config": {"authScheme": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}}))
+        "auth_config": {"auth_scheme": {"type_": "apiKey", "in_": "header", "name": "X-Api-Key"}}}))
     assert "auth request</b> a credential (apiKey header X-Api-Key) asked by weather" in auth
     ended = fact_html(Fact("s", "i", 0.0, "end_invocation", {"agent": "shop", "branch": None}))
     assert "end_invocation</b> set by agent shop" in ended
@@ -271,3 +271,32 @@ def test_a_section_shows_its_newest_rows_and_the_rest_behind_show_all():
     assert "row 4<" in older and "row 5<" in newest and f"row {SHOWN_ROWS + 4}<" in newest
     assert newest.count("class=anb-row>") == SHOWN_ROWS
 
+
+def test_a_run_that_waits_for_an_answer_says_so_and_resumes_in_its_card():
+    from google.adk.tools import FunctionTool
+
+    def refund(amount: int) -> dict:
+        """Give money back."""
+        return {"refunded": amount}
+    runner = NotebookRunner(LlmAgent(name="clerk", tools=[FunctionTool(refund, require_confirmation=True)],
+                                     model=ScriptedLlm([call("refund", amount=5), reply("Refunded.")])),
+                            display=False)
+    asked = asyncio.run(runner.ask("refund 5"))
+    waiting = card_of(runner, asked)
+    assert waiting.status() == "waiting" and asked.status == "ok"
+    assert "waiting for a confirmation" in waiting.head and 'data-status="waiting"' in waiting.html()
+    assert "waiting for a confirmation" in LiveView(runner.trace).html()   # the dashboard's row
+    from agentnb.jupyter.forms import pending_confirmations
+    (request,) = pending_confirmations(runner.trace, asked.invocation_id)
+    assert request["tool"] == "refund" and request["args"] == {"amount": 5}
+    card = LiveView(runner.trace, asked.invocation_id)
+    assert not card.can_change()
+    card.run_coming = True                   # a live card for the run that resumes it
+    assert card.can_change()
+    answer = types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+        id=request["id"], name="adk_request_confirmation", response={"confirmed": True}))])
+    resumed = asyncio.run(runner.ask(answer))
+    assert resumed.invocation_id == asked.invocation_id
+    done = card_of(runner, asked)
+    assert done.status() == "ok" and "resumed after an answer" in done.head
+    assert pending_confirmations(runner.trace, asked.invocation_id) == []

@@ -206,8 +206,8 @@ def _fact_words(f: Fact, reveal: bool, calls: dict[str, int]) -> str | None:
     if topic == "auth_request":
         config: dict[str, Any] = d["auth_config"] if isinstance(d.get("auth_config"), dict) else {}
         scheme = config.get("authScheme") or config.get("auth_scheme") or {}
-        how = " ".join(str(scheme.get(k)) for k in ("type", "in", "name")
-                       if isinstance(scheme, dict) and scheme.get(k))
+        how = " ".join(str(scheme.get(k) or scheme.get(f"{k}_")) for k in ("type", "in", "name")
+                       if isinstance(scheme, dict) and (scheme.get(k) or scheme.get(f"{k}_")))
         return f"a credential{f' ({esc(how)})' if how else ''} asked{_by(d, calls)}; the run waits"
     if topic == "usage":
         return " · ".join(_usage(u) for u in d.get("model_usage") or [] if isinstance(u, dict))
