@@ -299,4 +299,5 @@ def test_a_run_that_waits_for_an_answer_says_so_and_resumes_in_its_card():
     assert resumed.invocation_id == asked.invocation_id
     done = card_of(runner, asked)
     assert done.status() == "ok" and "resumed after an answer" in done.head
+    assert "end_invocation" not in done.head      # what paused it is history: a row, not the head
     assert pending_confirmations(runner.trace, asked.invocation_id) == []

@@ -135,6 +135,7 @@ class Sections:
             if r.invocation_id in self._starts:   # resumed (an answer came): running again
                 self._resumed[r.invocation_id] = r.time
                 self._ends.pop(r.invocation_id, None)
+                self._ended_early.discard(r.invocation_id)   # that end_invocation paused it
             else:
                 self._starts[r.invocation_id] = r
             return True
