@@ -3,7 +3,7 @@
 open or folded alike), and a tool that has not returned is a row with its name, its arguments
 and a running clock, while the state it wrote waits for ADK to apply it."""
 import pytest
-from jupyterlab_browser import (chromium_browser, jupyter_server, require_chromium,
+from jupyterlab_browser import (ARTIFACTS, chromium_browser, jupyter_server, require_chromium,
                                 run_notebook_in_browser, write_notebook)
 
 pytestmark = pytest.mark.browser
@@ -74,6 +74,7 @@ def run(tmp_path_factory):
         page.wait_for_timeout(600)
         first = clock.inner_text()
         page.wait_for_timeout(1200)
+        card.screenshot(path=str(ARTIFACTS / "card-running.png"))   # what a person sees then
         during = {"row": running.inner_text(), "clock": [first, clock.inner_text()],
                   "lanes": card.locator("[data-section^=lane-]").count(),
                   "sections": card.locator("[data-section]").evaluate_all(
