@@ -195,7 +195,7 @@ def widget_module() -> str:
 @pytest.mark.timeout(120)
 def test_a_big_card_renders_and_the_page_stays_responsive(big):
     from jupyterlab_browser import _INIT_SCRIPT, XSS_GLOBAL, chromium_browser, require_chromium
-    from agentnb.core.patch import MAX_ROWS
+    from agentnb.core.patch import MAX_ROWS, SHOWN_ROWS
     require_chromium()
     updates = [m for m in big.comm.messages if m.get("method") in ("custom", "update")]
     patches = [m["content"] for m in updates if m["method"] == "custom"]
@@ -220,9 +220,13 @@ def test_a_big_card_renders_and_the_page_stays_responsive(big):
         for patch in patches:          # the live path: fragments appended as they come
             page.evaluate("(msg) => window.model.custom(msg)", patch)
         timings["live"] = time.monotonic() - t0
+        # the rows a section keeps: the newest shown, the others behind its "show all"
         rows_and_counts = """(root) => Array.from(document.querySelectorAll(root + ' .anb-rows'))
             .map(r => [r.parentElement.dataset.section,
-                       [r.children.length, r.parentElement.querySelector('.anb-count')?.textContent ?? null]])"""
+                       [r.children.length + (r.parentElement.querySelector(':scope > .anb-all .anb-older')
+                                             ?.children.length ?? 0),
+                        r.parentElement.querySelector('.anb-count')?.textContent ?? null]])"""
+        shown = """(root) => Array.from(document.querySelectorAll(root + ' [data-section="lane-session"] > .anb-rows > *')).length"""
         live_rows = dict(page.evaluate(rows_and_counts, "#live"))
         patches_kept = page.evaluate(
             "() => window.__anbView.stores.get(window.model.get('uid')).patches.length")
@@ -232,6 +236,8 @@ def test_a_big_card_renders_and_the_page_stays_responsive(big):
         timings["snapshot"] = time.monotonic() - t0
         saved_rows = dict(page.evaluate(rows_and_counts, "#live"))
         static_rows = dict(page.evaluate(rows_and_counts, "#static"))
+        shown_rows = [page.evaluate(shown, "#live"), page.evaluate(shown, "#static")]
+        show_all = page.locator('#static [data-section="lane-session"] > .anb-all > summary').inner_text()
         # responsive: a click opens a closed section, a script answers at once
         t0 = time.monotonic()
         summary = page.locator('#static [data-section="context"] > summary')
@@ -252,6 +258,7 @@ def test_a_big_card_renders_and_the_page_stays_responsive(big):
     assert {s: count for s, (_, count) in live_rows.items()} == \
         {s: count for s, (_, count) in saved_rows.items()}, (live_rows, saved_rows)
     assert saved_rows["lane-session"][0] == static_rows["lane-session"][0] == MAX_ROWS, saved_rows
+    assert shown_rows == [SHOWN_ROWS, SHOWN_ROWS] and show_all == f"show all {MAX_ROWS}"
     assert f"{N_KEYS - MAX_ROWS + 1:,} earlier rows not shown" in text
     assert f"(+{ONE_MB + 2 - 300:,} chars)" in text and "preference_09999" in text
     assert re.search(r"\(\+99,[47]00 chars\)", text)

@@ -1,17 +1,16 @@
-"""A tool's credential request answered in the notebook, in a real JupyterLab: the form shows,
-the key typed into it resumes the invocation through ADK's auth flow, and stays masked."""
+"""What a run waits for, answered in the notebook, in a real JupyterLab: a tool's credential
+request (the form's key resumes the invocation through ADK's auth flow and stays masked) and
+a tool's confirmation request. The waiting card says it waits; a form answered, in the form
+or in code, is disabled and says so."""
 import pytest
-from jupyterlab_browser import (chromium_browser, jupyter_server, require_chromium,
-                                run_notebook_in_browser, write_notebook)
+from jupyterlab_browser import jupyter_server, run_notebook_in_browser, write_notebook
 
 pytestmark = pytest.mark.browser
 
-CELLS = [
-    "%load_ext agentnb",
-    '''from fastapi.openapi.models import APIKey, APIKeyIn
+SETUP = '''from fastapi.openapi.models import APIKey, APIKeyIn
 from google.adk.agents import LlmAgent
 from google.adk.auth import AuthConfig, AuthCredential, AuthCredentialTypes
-from google.adk.tools import ToolContext
+from google.adk.tools import FunctionTool, ToolContext
 from agentnb.adk import NotebookRunner, ScriptedLlm, call, reply
 
 CONFIG = AuthConfig(auth_scheme=APIKey(**{"in": APIKeyIn.header, "name": "X-Api-Key"}),
@@ -24,33 +23,86 @@ def weather(city: str, tool_context: ToolContext) -> dict:
         return {"status": "waiting for a key"}
     return {"forecast": "sunny", "key_tail": credential.api_key[-2:]}
 
-runner = NotebookRunner(LlmAgent(name="forecaster", tools=[weather],
-                                 model=ScriptedLlm([call("weather", city="Paris"), reply("Sunny in Paris.")])))''',
-    'inv = await runner.ask("Weather in Paris?")',
+def forecaster():
+    return NotebookRunner(LlmAgent(name="forecaster", tools=[weather], model=ScriptedLlm(
+        [call("weather", city="Paris"), reply("Sunny in Paris.")])))
+
+def refund(amount: int) -> dict:
+    """Give money back."""
+    return {"refunded": amount}
+
+clerk = NotebookRunner(LlmAgent(name="clerk", tools=[FunctionTool(refund, require_confirmation=True)],
+                                model=ScriptedLlm([call("refund", amount=5), reply("Refunded 5.")])))'''
+
+CELLS = [
+    "%load_ext agentnb",
+    SETUP,
+    'runner = forecaster()\ninv = await runner.ask("Weather in Paris?")',          # a form
+    'in_code = forecaster()\nasked = await in_code.ask("Weather in Paris, asked in code?")',
+    'await in_code.answer_credential("key-CODE-77")',                               # answered in code
+    'refund_asked = await clerk.ask("Refund 5, please")',                           # a confirmation
 ]
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    path = write_notebook(tmp_path_factory.mktemp("forms") / "auth.ipynb", CELLS)
+    with jupyter_server(notebooks=[path]) as srv:
+        yield srv
+
+
+def forms(page):
+    """The three forms, in notebook order: the credential answered here, the one answered
+    in code, and the confirmation."""
+    return page.locator(".jp-OutputArea-output .widget-vbox").filter(
+        has=page.locator(".widget-button"))
+
+
+def disabled(form) -> list[bool]:
+    return form.locator("input, button").evaluate_all("els => els.map(e => e.disabled)")
+
+
 @pytest.mark.timeout(180)
-def test_credential_form_resumes_the_invocation(tmp_path):
-    require_chromium()
-    path = write_notebook(tmp_path / "auth.ipynb", CELLS)
+def test_answered_forms_are_disabled_and_say_so_and_the_runs_resume(server, browser):
+    from playwright.sync_api import expect
 
     def inspect(page):
-        from playwright.sync_api import expect
-        field = page.locator("input[type=password]")
-        expect(field).to_have_count(1, timeout=15_000)
-        field.fill("key-SECRET-42")
-        page.get_by_role("button", name="Send credential").click()
-        resumed = page.locator(".anb-root").filter(has_text="Sunny in Paris.")
-        expect(resumed).to_have_count(1, timeout=20_000)        # the resumed card, in the form
+        found = forms(page)
+        expect(found).to_have_count(3, timeout=15_000)
+        here, in_code, confirmation = found.nth(0), found.nth(1), found.nth(2)
+        waiting = page.locator(".anb-root").filter(has_text="Weather in Paris?").first
+        out = {"waiting": waiting.locator(".anb-head .anb-chip").first.inner_text(),
+               "in_code": [disabled(in_code), in_code.inner_text()],
+               "before": [disabled(here), disabled(confirmation)]}
+        # the credential typed into the form
+        here.locator("input[type=password]").fill("key-SECRET-42")
+        here.get_by_role("button", name="Send credential").click()
+        resumed = here.locator(".anb-root").filter(has_text="Sunny in Paris.")
+        expect(resumed).to_have_count(1, timeout=20_000)      # the resumed card, in the form
         expect(resumed.locator(".anb-s-ok")).to_have_count(1, timeout=10_000)
-        return page.locator(".jp-OutputArea, .jp-Cell-outputArea").all_inner_texts()
+        expect(here).to_contain_text("This form is closed", timeout=10_000)
+        # the confirmation
+        confirmation.get_by_role("button", name="Confirm").click()
+        refunded = confirmation.locator(".anb-root").filter(has_text="Refunded 5.")
+        expect(refunded.locator(".anb-s-ok")).to_have_count(1, timeout=20_000)
+        expect(confirmation).to_contain_text("This form is closed", timeout=10_000)
+        out["after"] = [[disabled(f), f.inner_text()] for f in (here, confirmation)]
+        out["text"] = page.locator(".jp-OutputArea, .jp-Cell-outputArea").all_inner_texts()
+        return out
 
-    with chromium_browser() as browser, jupyter_server(notebooks=[path]) as server:
-        result = run_notebook_in_browser(server, "auth.ipynb", ui="lab", browser=browser,
-                                         inspect=inspect, timeout=120)
+    result = run_notebook_in_browser(server, "auth.ipynb", ui="lab", browser=browser,
+                                     inspect=inspect, timeout=120)
     assert result.errors == []
-    shown = "\n".join(result.inspected)
-    assert "Sunny in Paris." in shown
-    assert "key-SECRET-42" not in shown          # masked in the resumed card
+    got = result.inspected
+    assert got["waiting"] == "waiting for a credential"             # the waiting run says so
+    assert got["before"] == [[False, False], [False, False]]
+    in_code_disabled, in_code_text = got["in_code"]
+    assert in_code_disabled == [True, True] and "Answered in code" in in_code_text
+    (here_disabled, here_text), (confirm_disabled, confirm_text) = got["after"]
+    assert here_disabled == [True, True] and "Answered here (a credential)" in here_text
+    assert confirm_disabled == [True, True] and "Answered here (confirmed)" in confirm_text
+    assert "refund({\"amount\": 5})" in confirm_text                # what it asked to confirm
+    shown = "\n".join(got["text"])
+    assert "Sunny in Paris." in shown and "Refunded 5." in shown
+    assert "key-SECRET-42" not in shown and "key-CODE-77" not in shown   # masked everywhere
     assert result.xss_hits == [] and result.dialogs == []

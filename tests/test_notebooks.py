@@ -24,6 +24,12 @@ def tour():
 
 # What some cells must print, by notebook and cell id: the promises a notebook shows a learner.
 PRINTED = {
+    "04_tools_memory_auth.ipynb": {
+        "nb04-answer-credential": "status: ok | answer: 'Sunny in Oslo too.' | still waiting: []",
+    },
+    "08_history_with_pandas.ipynb": {
+        "nb08-save-load": "the loaded trace has the same history: True",
+    },
     "06_livekit_jobcontext.ipynb": {
         "lk06-left-behind": "threads the job left running: []",
         "lk06-refused": "could not connect to the LiveKit server at ws://127.0.0.1:",

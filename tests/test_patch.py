@@ -21,17 +21,20 @@ def js_typedef(name: str) -> dict[str, str]:
 
 def test_the_page_types_the_ops_as_python_defines_them():
     for py_type, js_name in ((patch.HeadOp, "HeadOp"), (patch.AppendOp, "AppendOp"),
-                             (patch.PatchMessage, "PatchMessage")):
+                             (patch.TailOp, "TailOp"), (patch.PatchMessage, "PatchMessage")):
         assert set(js_typedef(js_name)) == set(typing.get_type_hints(py_type)), js_name
     assert js_typedef("HeadOp")["op"] == '"head"' and js_typedef("AppendOp")["op"] == '"append"'
+    assert js_typedef("TailOp")["op"] == '"tail"'
     assert js_typedef("PatchMessage")["kind"] == f'"{patch.PATCH_KIND}"'
     assert f'msg.kind !== "{patch.PATCH_KIND}"' in VIEW_JS
     assert set(js_typedef("Limits")) == set(patch.limits())
 
 
 def test_the_page_takes_its_limits_from_python():
-    assert "200" not in VIEW_JS   # MAX_ROWS comes through the widget's `limits` trait
-    assert patch.limits() == {"maxRows": patch.MAX_ROWS}
+    for limit in (patch.MAX_ROWS, patch.CONTEXT_ROWS, patch.SHOWN_ROWS):
+        assert not re.search(rf"\b{limit}\b", VIEW_JS)   # they come through the `limits` trait
+    assert patch.limits() == {"maxRows": patch.MAX_ROWS, "contextRows": patch.CONTEXT_ROWS,
+                              "shownRows": patch.SHOWN_ROWS}
 
 
 def appends(n_rows: int, row: str, sections=("events",)):

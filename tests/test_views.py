@@ -169,3 +169,135 @@ def test_card_head_says_when_end_invocation_stopped_the_run():
     head = inv.view().html().split('<div class="anb-body">')[0]
     assert "end_invocation" in head and inv.text == "closed"
     assert any(f.topic == "end_invocation" for f in runner.trace.of("fact"))
+
+
+# --- what a card says, and where (core/render) -------------------------------------------
+
+def card_of(runner, invocation):
+    sections = Sections(invocation.invocation_id)
+    sections.add(runner.trace.snapshot())
+    return sections
+
+
+def test_live_shells_are_the_snapshot_sections_in_its_order_and_fold():
+    from agentnb.core.render.sections import CLOSED, ORDER, shells
+    drawn = shells()
+    assert list(drawn)[:len(ORDER)] == list(ORDER)        # the page places new sections by it
+    assert [k for k in drawn if k.startswith("lane-")] == [f"lane-{s}" for s in
+                                                            ("app", "user", "session", "temp", "userdata", "attributes")]
+    for name in ORDER:
+        assert (" open" not in drawn[name].split("<summary>")[0]) == (name in CLOSED), name
+    assert Sections("i").section("context") == drawn["context"]   # an empty section, as drawn
+
+
+def test_a_running_tool_is_the_timeline_tail_until_it_returns():
+    from agentnb.core.records import ContextSnapshot
+    sections = Sections("i")
+    call_event = Event("s", "i", "e1", 1.0, "a", "function_call",
+                       function_calls=[{"id": "c1", "name": "lookup", "args": {"city": "Lyon"}}])
+    started = ContextSnapshot("s", "i", 1.5, "before_tool_callback", "ToolContext", "Context",
+                              "a", "c1", exposed={"tool": "lookup", "args": {"city": "Lyon"}})
+    ops = sections.add([InvocationStart("s", "i", "a", "go", 1.0), call_event, started])
+    (tail,) = [op for op in ops if op["op"] == "tail"]
+    assert tail["section"] == "events" and 'data-started="1.500"' in tail["html"]
+    assert "lookup #1" in tail["html"] and '"city": "Lyon"' in tail["html"]
+    assert "the state it writes shows when ADK applies it" in tail["html"]
+    assert "anb-tail" in sections.html()                  # a snapshot taken now shows it too
+    returned = ContextSnapshot("s", "i", 2.0, "after_tool_callback", "ToolContext", "Context",
+                               "a", "c1", exposed={"tool": "lookup", "result": {}})
+    ops = sections.add([returned])
+    assert [op for op in ops if op["op"] == "tail"] == [{"op": "tail", "section": "events", "html": ""}]
+    assert "anb-tail" not in sections.html()
+    assert sections.add([Event("s", "i", "e2", 2.1, "a", "model", "ok")])[-1]["op"] == "append"
+
+
+def test_a_write_of_an_equal_value_is_in_history_not_in_the_lanes():
+    def keep(value: str, tool_context: ToolContext) -> dict:
+        tool_context.state["drink"] = value
+        return {"ok": True}
+    runner = NotebookRunner(LlmAgent(name="a", tools=[keep], model=ScriptedLlm(
+        [call("keep", value="tea"), reply("one"), call("keep", value="tea"), reply("two")])),
+        display=False)
+    asyncio.run(runner.ask("first"))
+    second = asyncio.run(runner.ask("second"))
+    assert list(runner.history().new) == ["tea", "tea"]
+    assert 'lane-session' not in card_of(runner, second).html()
+    assert card_of(runner, second).html().count("anb-change") == 0
+    assert LiveView(runner.trace).html().count("anb-change") == 1
+
+
+def test_labels_say_what_they_mean():
+    from agentnb.core.records import ContextSnapshot, Fact
+    from agentnb.core.render.rows import context_line, event_text, fact_html
+    runner = NotebookRunner(LlmAgent(name="a", tools=[slow_tool], model=ScriptedLlm(
+        [call("slow_tool", note="x"), reply("done")])), user_id="user", display=False)
+    inv = asyncio.run(runner.ask("I like tea"))
+    card = card_of(runner, inv)
+    html, text = card.html(), LiveView(runner.trace).text()
+    assert "user user" not in html and "user user" not in text
+    assert "user_id user" in html                          # the head names ADK's user_id
+    assert "ToolContext · seq 1" in html and "seq: order in the session" in html
+    assert "ToolContext (class Context)" in html          # what ADK really passed
+    assert "NoneType" not in html and "Facts" not in html
+    line = context_line(ContextSnapshot("s", "i", 0.0, "before_run_callback",
+                                        "InvocationContext", "InvocationContext"))
+    assert "agent=" not in line and "received" not in line
+    assert event_text(Event("s", "i", "e", 0.0, "user", "user", "hi")).split() == ["user", "'hi'"]
+    usage = fact_html(Fact("s", "i", 0.0, "usage", {"model_usage": [
+        {"type": "llm_usage", "provider": "openai", "model": "gpt-x", "input_tokens": 1200,
+         "output_tokens": 30, "input_cached_tokens": 0, "session_duration": 0.0}]}))
+    assert "usage</b>" in usage and "llm gpt-x</b> input 1,200 tokens, output 30 tokens" in usage
+    assert "cached" not in usage and "{" not in usage      # numbers, not a cut JSON string
+    memory = fact_html(Fact("s", "i", 0.0, "memory_search", {
+        "query": "cat name", "tool": "recall", "function_call_id": "c1",
+        "hits": [{"author": "user", "text": "My cat is called Miso"}]}), calls={"c1": 2})
+    assert "memory search</b>" in memory and "<q>cat name</q> by recall #2 → 1 hit" in memory
+    assert '"My cat is called Miso"' in memory
+    auth = fact_html(Fact("s", "i", 0.0, "auth_request", {
+        "function_call_id": "c1", "tool": "weather",
+        "auth_config": {"auth_scheme": {"type_": "apiKey", "in_": "header", "name": "X-Api-Key"}}}))
+    assert "auth request</b> a credential (apiKey header X-Api-Key) asked by weather" in auth
+    ended = fact_html(Fact("s", "i", 0.0, "end_invocation", {"agent": "shop", "branch": None}))
+    assert "end_invocation</b> set by agent shop" in ended
+
+
+def test_a_section_shows_its_newest_rows_and_the_rest_behind_show_all():
+    from agentnb.core.patch import SHOWN_ROWS
+    trace = Trace([Event("s", "i", f"e{n}", float(n), "a", "model", f"row {n}")
+                   for n in range(SHOWN_ROWS + 5)])
+    html = LiveView(trace).html()
+    older, newest = html.split("<div class=anb-rows>")
+    assert f"<summary>show all {SHOWN_ROWS + 5}</summary>" in older
+    assert "row 4<" in older and "row 5<" in newest and f"row {SHOWN_ROWS + 4}<" in newest
+    assert newest.count("class=anb-row>") == SHOWN_ROWS
+
+
+def test_a_run_that_waits_for_an_answer_says_so_and_resumes_in_its_card():
+    from google.adk.tools import FunctionTool
+
+    def refund(amount: int) -> dict:
+        """Give money back."""
+        return {"refunded": amount}
+    runner = NotebookRunner(LlmAgent(name="clerk", tools=[FunctionTool(refund, require_confirmation=True)],
+                                     model=ScriptedLlm([call("refund", amount=5), reply("Refunded.")])),
+                            display=False)
+    asked = asyncio.run(runner.ask("refund 5"))
+    waiting = card_of(runner, asked)
+    assert waiting.status() == "waiting" and asked.status == "waiting"
+    assert "waiting for a confirmation" in waiting.head and 'data-status="waiting"' in waiting.html()
+    assert "waiting for a confirmation" in LiveView(runner.trace).html()   # the dashboard's row
+    from agentnb.jupyter.forms import pending_confirmations
+    (request,) = pending_confirmations(runner.trace, asked.invocation_id)
+    assert request["tool"] == "refund" and request["args"] == {"amount": 5}
+    card = LiveView(runner.trace, asked.invocation_id)
+    assert not card.can_change()
+    card.run_coming = True                   # a live card for the run that resumes it
+    assert card.can_change()
+    answer = types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+        id=request["id"], name="adk_request_confirmation", response={"confirmed": True}))])
+    resumed = asyncio.run(runner.ask(answer))
+    assert resumed.invocation_id == asked.invocation_id
+    done = card_of(runner, asked)
+    assert done.status() == "ok" and "resumed after an answer" in done.head
+    assert "end_invocation" not in done.head      # what paused it is history: a row, not the head
+    assert pending_confirmations(runner.trace, asked.invocation_id) == []

@@ -1,15 +1,20 @@
 """The live-patch wire format, defined once (the page's side is `static/view.js`).
 
 A following view sends custom widget messages `{"kind": "agentnb-patch", "ops": [...]}`. Each
-op either replaces the view's head or appends rendered rows to a section, creating the
-section from its shell (the widget's `shells` trait) when it is not on the page yet:
+op replaces the view's head, appends rendered rows to a section, or replaces a section's tail
+(what is going on now: a tool that has not returned), creating the section from its shell
+(the widget's `shells` trait) when it is not on the page yet:
 
     {"op": "head",   "html": "<div class=anb-head>…"}
     {"op": "append", "section": "events" | "lane-<scope>" | …, "html": ["<div …>", …],
      "skipped": N}          # rows left out of this message to stay in budget (counted)
+    {"op": "tail",   "section": "events", "html": "<div …>…"}     # "" when nothing is going on
 
-Every fragment is HTML rendered and escaped in Python; the page only places it. The page keeps
-at most `MAX_ROWS` rows a section, as a snapshot does (the widget's `limits` trait says so).
+Every fragment is HTML rendered and escaped in Python; the page only places it. The `shells`
+trait lists the sections in the order the snapshot draws them, and the page puts a new one in
+that place. Like a snapshot, the page keeps at most `MAX_ROWS` rows a section (`CONTEXT_ROWS`
+for the context explorer) and shows the newest `SHOWN_ROWS` of them, the rest behind a "show
+all" (the widget's `limits` trait says so).
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ from typing import Literal, NotRequired, TypedDict
 
 PATCH_KIND: Literal["agentnb-patch"] = "agentnb-patch"
 MAX_ROWS = 200              # rows a section keeps, in a snapshot and on the page
+CONTEXT_ROWS = 50           # context rows are many (about ten per invocation): fewer are kept
+SHOWN_ROWS = 20             # rows a section shows; the others it keeps are behind "show all"
 MESSAGE_BUDGET = 4_000      # bytes of rows per patch: at ~10 patches/s, under 50 kB/s
 
 
@@ -32,7 +39,13 @@ class AppendOp(TypedDict):
     skipped: NotRequired[int]
 
 
-Op = HeadOp | AppendOp
+class TailOp(TypedDict):
+    op: Literal["tail"]
+    section: str
+    html: str
+
+
+Op = HeadOp | AppendOp | TailOp
 
 
 class PatchMessage(TypedDict):
@@ -42,7 +55,7 @@ class PatchMessage(TypedDict):
 
 def limits() -> dict[str, int]:
     """What the page must know of the limits above (the widget's `limits` trait)."""
-    return {"maxRows": MAX_ROWS}
+    return {"maxRows": MAX_ROWS, "contextRows": CONTEXT_ROWS, "shownRows": SHOWN_ROWS}
 
 
 def message(ops: list[Op], budget: int = MESSAGE_BUDGET) -> PatchMessage:

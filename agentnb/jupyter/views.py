@@ -18,7 +18,7 @@ from typing import Any
 from ..core.render.sections import Sections
 from ..core.throttle import Schedule, Throttle
 from ..core.trace import Trace
-from .forms import card_host, credential_form
+from .forms import card_host, confirmation_form, credential_form, pending_confirmations
 from .widget import WIDGET_MIME, new_widget, reset_widget, send_patch
 
 log = logging.getLogger("agentnb.views")
@@ -56,6 +56,7 @@ class LiveView:
         self._shows_live = False
         self._shown_at = -1             # the cursor when the output last became static
         self._styled: bool | None = None
+        self.run_coming = False         # a run of its invocation is about to (re)start
         self.finished = False
         self.messages_sent = 0
 
@@ -86,8 +87,10 @@ class LiveView:
         self._shows_live = True
 
     def can_change(self) -> bool:
-        """A dashboard follows every later run; a card only until its invocation ends."""
-        return not self.finished and (self.invocation_id is None or self.sections.status() in ("", "running"))
+        """A dashboard follows every later run; a card only until its invocation ends (or, for
+        the card of a run about to resume an invocation that ended waiting, until it ends again)."""
+        return not self.finished and (self.invocation_id is None or self.run_coming
+                                      or self.sections.status() in ("", "running"))
 
     def _static_bundle(self) -> dict[str, Any]:
         return {"text/plain": self.text(), "text/html": self.sections.html(style=self._carries_style())}
@@ -284,12 +287,14 @@ def view(trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
 def live_card(trace: Trace, invocation_id: str, enabled: bool = True,
               owner: Any = None) -> Iterator[bool]:
     """Show a live card for `invocation_id` while the body runs; yields whether it was shown.
-    When the run ends waiting for a credential the owner can take, a form asks for it."""
+    When the run ends waiting for a credential or a confirmation the owner can take, a form
+    asks for it."""
     if not enabled or not in_kernel():
         yield False
         return
     from IPython.display import display
     card = LiveView(trace, invocation_id)
+    card.run_coming = True    # live even when the invocation it resumes ended waiting
     card.follow()
     (card_host.get() or display)(card)
     try:
@@ -299,3 +304,6 @@ def live_card(trace: Trace, invocation_id: str, enabled: bool = True,
         for request in getattr(owner, "pending_credentials", lambda: [])():
             if request["invocation_id"] == invocation_id:
                 display(credential_form(owner, request))
+        if hasattr(owner, "ask"):
+            for request in pending_confirmations(trace, invocation_id):
+                display(confirmation_form(owner, request))

@@ -2,13 +2,17 @@
 // agentnb live view (anywidget ESM). Every fragment it shows was rendered and escaped in Python
 // (agentnb/core/render/); this file only places fragments. Patches arrive as custom messages in
 // the format defined once in agentnb/core/patch.py, and are kept per model, so a view that
-// renders late still shows everything sent before it.
+// renders late still shows everything sent before it. What it draws is what the snapshot
+// (Sections.html) draws for the same records: the same sections in the same places, open or
+// folded alike, the newest rows shown and the rest behind "show all", so that nothing moves
+// when the output becomes the snapshot at the end of a run.
 
 /** @typedef {{op: "head", html: string}} HeadOp */
 /** @typedef {{op: "append", section: string, html: string[], skipped?: number}} AppendOp */
-/** @typedef {HeadOp | AppendOp} Op */
+/** @typedef {{op: "tail", section: string, html: string}} TailOp */
+/** @typedef {HeadOp | AppendOp | TailOp} Op */
 /** @typedef {{kind: "agentnb-patch", ops: Op[]}} PatchMessage */
-/** @typedef {{maxRows: number}} Limits */
+/** @typedef {{maxRows: number, contextRows: number, shownRows: number}} Limits */
 /**
  * The widget model as this file uses it (anywidget's AnyModel).
  * @typedef {{get(name: string): any, on(event: string, callback: (msg?: any) => void): void}} Model
@@ -16,11 +20,9 @@
 /** @typedef {{model: Model, el: HTMLElement}} View */
 /** @typedef {{patches: Op[], views: Set<View>}} Shared */
 
-/** @param {Model} model @returns {number} rows a section keeps (patch.MAX_ROWS) */
-function maxRows(model) {
-  /** @type {Limits} */
-  const limits = model.get("limits");
-  return limits.maxRows;
+/** @param {Model} model @returns {Limits} the limits a snapshot keeps (patch.limits()) */
+function limits(model) {
+  return model.get("limits");
 }
 // anywidget hands initialize() and render() different proxies of one model, so what they share
 // is kept here, by the model's own uid.
@@ -36,7 +38,7 @@ function store(model) {
 
 /** @param {{model: Model}} props */
 function initialize({ model }) {
-  const limit = maxRows(model);
+  const limit = limits(model).maxRows;
   // A widget can serve one view after another: each has its own uid and its own store.
   let uid = model.get("uid");
   model.on("change:uid", () => { stores.delete(uid); uid = model.get("uid"); });
@@ -53,7 +55,7 @@ function initialize({ model }) {
 }
 
 /**
- * The patches a late view needs: the last head, and each section's last `limit` rows.
+ * The patches a late view needs: the last head, each section's last `limit` rows, its last tail.
  * @param {Op[]} patches @param {number} limit @returns {Op[]}
  */
 function compact(patches, limit) {
@@ -61,8 +63,11 @@ function compact(patches, limit) {
   let head = null;
   /** @type {Map<string, AppendOp & {skipped: number}>} */
   const rows = new Map();
+  /** @type {Map<string, TailOp>} */
+  const tails = new Map();
   for (const op of patches) {
     if (op.op === "head") { head = op; continue; }
+    if (op.op === "tail") { tails.set(op.section, op); continue; }
     const kept = rows.get(op.section) || { op: "append", section: op.section, html: [], skipped: 0 };
     kept.html.push(...op.html);
     kept.skipped += op.skipped || 0;
@@ -72,69 +77,140 @@ function compact(patches, limit) {
     }
     rows.set(op.section, kept);
   }
-  return [...(head ? [head] : []), ...rows.values()];
+  return [...(head ? [head] : []), ...rows.values(), ...tails.values()];
 }
 
-/** @param {View} view @param {string} name @returns {Element | null} the section's rows */
+/** @param {ParentNode} host @param {string} name @returns {Element | null} */
+function find(host, name) {
+  return host.querySelector(`[data-section="${CSS.escape(name)}"]`);
+}
+
+/**
+ * A section (or state lane) of the view, added from its shell where the snapshot draws it
+ * when it is not on the page yet: the `shells` trait lists the sections in that order.
+ * @param {View} view @param {string} name @returns {Element | null}
+ */
 function section(view, name) {
-  let rows = view.el.querySelector(`[data-section="${CSS.escape(name)}"] .anb-rows`);
-  if (!rows) {
-    // The section does not exist yet: ask for the shell the snapshot would have had.
-    const shell = view.model.get("shells")[name];
-    const host = name.startsWith("lane-")
-      ? ensureLanes(view) : view.el.querySelector(".anb-body");
-    if (!shell || !host) return null;
-    host.insertAdjacentHTML("beforeend", shell);
-    rows = view.el.querySelector(`[data-section="${CSS.escape(name)}"] .anb-rows`);
-  }
-  return rows;
+  const found = find(view.el, name);
+  if (found) return found;
+  const shells = view.model.get("shells");
+  const host = name.startsWith("lane-")
+    ? section(view, "state")?.querySelector(".anb-lanes") : view.el.querySelector(".anb-body");
+  if (!shells[name] || !host) return null;
+  const order = Object.keys(shells);
+  const rank = order.indexOf(name);
+  const next = Array.from(host.children)
+    .find((child) => order.indexOf(child.getAttribute("data-section") || "") > rank);
+  if (next) next.insertAdjacentHTML("beforebegin", shells[name]);
+  else host.insertAdjacentHTML("beforeend", shells[name]);
+  return find(view.el, name);
 }
 
-/** @param {View} view @returns {Element | null} */
-function ensureLanes(view) {
-  let lanes = view.el.querySelector(".anb-lanes");
-  if (!lanes) {
-    view.el.querySelector(".anb-body")?.insertAdjacentHTML("beforeend", view.model.get("shells").state);
-    lanes = view.el.querySelector(".anb-lanes");
+/** @param {Element} sec @param {string} cls @returns {Element | null} the child of that class */
+function part(sec, cls) {
+  return sec.querySelector(`:scope > .${cls}`);
+}
+
+/**
+ * Rows past the newest `shownRows` go behind "show all", rows past what a snapshot keeps go,
+ * and the section says how many it does not show: as `Sections.section` draws it.
+ * @param {View} view @param {Element} sec @param {string} name @param {number} gone
+ */
+function fold(view, sec, name, gone) {
+  const { maxRows, contextRows, shownRows } = limits(view.model);
+  const rows = part(sec, "anb-rows");
+  if (!rows) return;
+  let all = part(sec, "anb-all");
+  if (rows.children.length > shownRows && !all) {
+    all = document.createElement("details");
+    all.className = "anb-all";
+    all.append(document.createElement("summary"), document.createElement("div"));
+    /** @type {Element} */ (all.lastElementChild).className = "anb-older";
+    rows.before(all);
   }
-  return lanes;
+  const older = all && part(all, "anb-older");
+  if (all && older) {
+    while (rows.children.length > shownRows && rows.firstElementChild) older.append(rows.firstElementChild);
+    const keep = name === "context" ? contextRows : maxRows;
+    while (older.children.length + rows.children.length > keep && older.firstElementChild) {
+      older.firstElementChild.remove();
+      gone += 1;
+    }
+    /** @type {Element} */ (all.firstElementChild).textContent =
+      `show all ${(older.children.length + rows.children.length).toLocaleString("en-US")}`;
+  }
+  if (!gone) return;
+  let more = part(sec, "anb-more");
+  if (!more) {
+    more = document.createElement("div");
+    more.className = "anb-more";
+    (all || rows).before(more);
+  }
+  const before = Number((more.textContent || "").replace(/\D/g, "")) || 0;
+  more.textContent = `… ${(before + gone).toLocaleString("en-US")} earlier rows not shown`;
 }
 
 /** @param {View} view @param {Op[]} ops */
 function apply(view, ops) {
-  const limit = maxRows(view.model);
   for (const op of ops) {
     if (op.op === "head") {
       const head = view.el.querySelector(".anb-head");
       if (head) head.outerHTML = op.html;
     } else if (op.op === "append") {
-      const rows = section(view, op.section);
-      if (!rows) continue;
+      const sec = section(view, op.section);
+      const rows = sec && part(sec, "anb-rows");
+      if (!sec || !rows) continue;
       const before = rows.children.length;
       rows.insertAdjacentHTML("beforeend", op.html.join(""));
       for (const row of Array.from(rows.children).slice(before)) row.classList.add("anb-fresh");
-      while (rows.children.length > limit) rows.firstElementChild?.remove();
-      rows.scrollTop = rows.scrollHeight;
-      const count = rows.parentElement?.querySelector(".anb-count");
+      fold(view, sec, op.section, op.skipped || 0);
+      const count = sec.querySelector(":scope > summary .anb-count");
       if (count) count.textContent = String(Number(count.textContent || 0) + op.html.length + (op.skipped || 0));
+    } else if (op.op === "tail") {
+      const sec = section(view, op.section);
+      if (!sec) continue;
+      let tail = part(sec, "anb-tail");
+      if (!op.html) { tail?.remove(); continue; }
+      if (!tail) {
+        tail = document.createElement("div");
+        tail.className = "anb-tail";
+        sec.append(tail);
+      }
+      tail.innerHTML = op.html;
+      tick(view.el);
     }
+  }
+}
+
+/** Running clocks: each `<time data-started>` (seconds since the epoch) shows how long ago.
+ * @param {HTMLElement} el */
+function tick(el) {
+  for (const clock of Array.from(el.querySelectorAll("time[data-started]"))) {
+    const started = Number(clock.getAttribute("data-started"));
+    clock.textContent = `${Math.max(0, Date.now() / 1000 - started).toFixed(1)} s`;
   }
 }
 
 /** @param {View} props */
 function render({ model, el }) {
   const view = { model, el };
+  // JupyterLab and Notebook 7 draw the snapshot (text/html) inside jp-RenderedHTMLCommon, which
+  // sets its padding, font and the look of code: the live view sits in the same, so the output
+  // keeps its size and look when it becomes the snapshot. (Elsewhere the class does nothing.)
+  el.classList.add("jp-RenderedHTMLCommon");
   const draw = () => {
     el.innerHTML = model.get("html");
     el.dataset.status = model.get("status");
     apply(view, shared.patches);
+    tick(el);
   };
   const shared = store(model);
   draw();
   model.on("change:html", draw);
   model.on("change:status", () => { el.dataset.status = model.get("status"); });
   shared.views.add(view);
-  return () => { shared.views.delete(view); };
+  const clocks = setInterval(() => tick(el), 250);
+  return () => { clearInterval(clocks); shared.views.delete(view); };
 }
 
 export default { initialize, render };

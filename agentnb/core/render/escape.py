@@ -77,7 +77,7 @@ ROOT_CLASS = "anb-root mathjax_ignore"
 
 
 def chip(text: object, cls: str = "") -> str:
-    return f'<b class="anb-chip{" " + cls if cls else ""}">{esc(text)}</b>'
+    return f'<b class="anb-chip {cls}">{esc(text)}</b>' if cls else f"<b class=anb-chip>{esc(text)}</b>"
 
 
 def names(items: Iterable[object], limit: int = 20) -> str:

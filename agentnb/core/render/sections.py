@@ -2,7 +2,8 @@
 
 One path for every face: the live widget inserts the same fragments the static snapshot is
 made of (`Sections.add` returns them as patch ops, see `..patch`), and an empty section shell
-the page adds when a first row arrives is the one `html()` would have drawn.
+the page adds when a first row arrives is the one `html()` would have drawn, in the place
+`html()` draws it (`shells()` lists them in that order): nothing moves when a run ends.
 """
 from __future__ import annotations
 
@@ -10,26 +11,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..mask import mask_value
-from ..patch import MAX_ROWS, AppendOp, HeadOp, Op
+from ..patch import CONTEXT_ROWS, MAX_ROWS, SHOWN_ROWS, AppendOp, HeadOp, Op, TailOp
 from ..records import (SCOPES, ArtifactVersion, ContextSnapshot, Event, Fact, InvocationEnd,
                        InvocationStart, Record, Session, StateChange)
 from .diagram import Step, sequence_steps
 from .escape import ROOT_CLASS, chip, clip, esc, stylesheet, visible
-from .rows import (artifact_html, change_html, context_facts, context_html, context_line,
-                   event_html, event_text, fact_html, fact_section, group_html, invocation_head,
-                   invocation_line, nested_run_html, session_words, short)
+from .rows import (REQUESTS, artifact_html, change_html, context_facts, context_html,
+                   context_line, event_html, event_text, fact_html, fact_section, group_html,
+                   invocation_head, invocation_line, nested_run_html, no_op, running_html,
+                   session_words, short)
 
-CONTEXT_ROWS = 50       # context rows are many (about ten per invocation): fewer are kept
 LANE_TITLES = {"app": "app: (every user of the app)", "user": "user: (this user, every session)",
                "session": "session (this conversation)", "temp": "temp: (this invocation only)",
                "userdata": "userdata (LiveKit session)", "attributes": "participant attributes"}
-SECTION_TITLES = {"events": "Timeline", "state": "State (old → new, as it happens)",
-                  "artifacts": "Artifacts", "context": "Context explorer",
-                  "facts": "Facts: memory, auth, usage, errors",
-                  "job": "Job, room and process", "logs": "Logs (with their log_context_fields)",
-                  "invocations": "Invocations", "sessions": "Sessions"}
-ORDER = ("sessions", "job", "invocations", "events", "state", "artifacts", "logs", "facts",
-         "context")
+SECTION_TITLES = {"sessions": "Sessions", "job": "Job, room and process",
+                  "invocations": "Invocations", "events": "Timeline",
+                  "state": "State (old → new as applied; seq: order in the session)",
+                  "artifacts": "Artifacts", "logs": "Logs (with their log_context_fields)",
+                  "facts": "Memory, auth, usage and more", "context": "Context explorer"}
+ORDER = tuple(SECTION_TITLES)   # the order sections are drawn in, live and in a snapshot
+CLOSED = ("context",)           # sections drawn folded, live and in a snapshot
 
 
 class Sections:
@@ -43,9 +44,11 @@ class Sections:
         self.head = dashboard_head(title, None)
         self.rows: dict[str, list[str]] = {}
         self.counts: dict[str, int] = {}
+        self.tails: dict[str, str] = {}          # section -> what is going on now
         self.lines: list[str] = []
         self._sessions: dict[str, Session] = {}
         self._starts: dict[str, InvocationStart] = {}
+        self._resumed: dict[str, float] = {}     # invocation id -> when it resumed
         self._ends: dict[str, InvocationEnd] = {}
         self.steps: list[Step] = []   # sequence-diagram arrows, for a view of one invocation
         self._ended_early: set[str | None] = set()
@@ -59,6 +62,8 @@ class Sections:
         self._group: tuple[str | None, str | None] = (None, None)   # node and branch shown last
         self._speaking: str | None = None      # who speaks after the card's last handoff
         self._connection: str | None = None    # a LiveKit job's room connection, in words
+        self._running: dict[str, ContextSnapshot] = {}   # call id -> its before_tool context
+        self._asks: dict[str, tuple[str | None, str]] = {}   # request call id -> (inv, what)
 
     def _mine(self, r: Record) -> bool:
         return self.invocation_id is None or getattr(r, "invocation_id", None) == self.invocation_id
@@ -66,6 +71,7 @@ class Sections:
     def add(self, records: Iterable[Record]) -> list[Op]:
         ops: dict[str, list[str]] = {}
         head_changed = False
+        running = list(self._running)
         for r in records:
             try:
                 head_changed |= self._add_one(r, ops)
@@ -74,6 +80,11 @@ class Sections:
                           f'{esc(r.kind)} record: {esc(type(exc).__name__)}</div>',
                           f"agentnb could not show a {r.kind} record: {type(exc).__name__}")
         patch: list[Op] = [AppendOp(op="append", section=s, html=rows) for s, rows in ops.items()]
+        if list(self._running) != running:
+            self.tails["events"] = "".join(
+                running_html(s, self._calls.get(call_id), self.reveal)
+                for call_id, s in self._running.items())
+            patch.append(TailOp(op="tail", section="events", html=self.tails["events"]))
         if head_changed:
             head = (self._invocation_head() if self.invocation_id is not None
                     else dashboard_head(self.title, self._connection))
@@ -90,8 +101,8 @@ class Sections:
                 parent = (f" · fork of {r.parent_session_id} after {r.forked_at}"
                           if r.parent_session_id else "")
                 where, who = session_words(r)
-                self._put(ops, "sessions", f'<div class="anb-row">{chip(r.framework)} '
-                          f'<span class="anb-key">{esc(r.session_id)}</span> {esc(where)} · '
+                self._put(ops, "sessions", f'<div class=anb-row>{chip(r.framework)} '
+                          f'<span class=anb-key>{esc(r.session_id)}</span> {esc(where)} · '
                           f'{esc(who)}{esc(parent)}</div>',
                           f"session {r.session_id} {where} · {who}{parent}")
             return False
@@ -104,24 +115,40 @@ class Sections:
         if self.invocation_id is not None:
             self.steps += sequence_steps(r)
         if isinstance(r, InvocationStart):
-            self._starts[r.invocation_id] = r
+            if r.invocation_id in self._starts:   # resumed (an answer came): running again
+                self._resumed[r.invocation_id] = r.time
+                self._ends.pop(r.invocation_id, None)
+                self._ended_early.discard(r.invocation_id)   # that end_invocation paused it
+            else:
+                self._starts[r.invocation_id] = r
             return True
         if isinstance(r, InvocationEnd):
             self._ends[r.invocation_id] = r
+            for call_id in [c for c, s in self._running.items() if s.invocation_id == r.invocation_id]:
+                del self._running[call_id]
             start = self._starts.get(r.invocation_id)
             if self.invocation_id is None and start is not None:
                 self._put(ops, "invocations",
-                          invocation_line(start, r, self._numbers.get(r.invocation_id)),
+                          invocation_line(start, r, self._numbers.get(r.invocation_id),
+                                          self._waiting(r.invocation_id)),
                           f"invocation {r.invocation_id} {r.status} "
                           f"{clip(repr(mask_value(start.user_text)), 80)}")
             return True
         if isinstance(r, Event):
+            for c in r.function_calls:
+                if c.get("name") in REQUESTS:
+                    self._asks[c.get("id") or ""] = (r.invocation_id, REQUESTS[c["name"]])
+            for response in r.function_responses:
+                self._running.pop(response.get("id") or "", None)
+                self._asks.pop(response.get("id") or "", None)
             self._put_event(ops, r)
             if self.invocation_id is not None and r.event_kind == "handoff" \
                     and r.transfer_to_agent:
                 self._speaking = r.transfer_to_agent
                 return True
         elif isinstance(r, StateChange):
+            if no_op(r):   # the same value again: history() has it, the lanes show changes
+                return False
             lane = r.scope if r.scope in SCOPES else "session"
             self._put(ops, f"lane-{lane}", change_html(r, self.reveal),
                       f"[{lane}] {r.key}: {short(r.old, r.key, self.reveal)} -> "
@@ -130,24 +157,11 @@ class Sections:
             self._put(ops, "artifacts", artifact_html(r),
                       f"artifact {r.filename} v{r.version} {r.mime_type} {r.size_bytes} bytes")
         elif isinstance(r, ContextSnapshot):
-            if r.branch:
-                self._branches.setdefault(r.invocation_id, r.branch)
-            if self.invocation_id:
-                # Unchanged: what the last context of its kind or of its hook showed.
-                facts = context_facts(r)
-                if r.function_call_id in self._calls:
-                    facts["function_call_id"] = f"#{self._calls[r.function_call_id]}"
-                before = [self._exposed_before.get(r.context_kind, {}),
-                          self._exposed_before.get(r.hook, {})]
-                row = context_html(r, self.reveal, before,
-                                   first_of_kind=r.context_kind not in self._exposed_before,
-                                   facts=facts)
-                self._exposed_before[r.context_kind] = self._exposed_before[r.hook] = facts
-            else:
-                row = context_line(r)
-            self._put(ops, "context", row, None)   # too many for the text face
+            self._add_context(r, ops)
         elif isinstance(r, Fact):
-            self._put(ops, fact_section(r.topic), fact_html(r, self.reveal),
+            if r.topic == "tool_error":
+                self._running.pop(r.data.get("function_call_id") or "", None)
+            self._put(ops, fact_section(r.topic), fact_html(r, self.reveal, self._calls),
                       f"{r.topic}: {short(r.data, None, self.reveal)}")
             if r.topic == "end_invocation":
                 self._ended_early.add(r.invocation_id)
@@ -195,6 +209,32 @@ class Sections:
             self._put_event(ops, r, nested=True)
         return False
 
+    def _add_context(self, r: ContextSnapshot, ops: dict[str, list[str]]) -> None:
+        if r.branch:
+            self._branches.setdefault(r.invocation_id, r.branch)
+        if r.function_call_id and r.hook == "before_tool_callback":   # a tool starts
+            self._running[r.function_call_id] = r
+        elif r.function_call_id and r.hook == "after_tool_callback":  # and returns
+            self._running.pop(r.function_call_id, None)
+        if self.invocation_id:
+            # Unchanged: what the last context of its kind or of its hook showed.
+            facts = context_facts(r)
+            if r.function_call_id in self._calls:
+                facts["function_call_id"] = f"#{self._calls[r.function_call_id]}"
+            before = [self._exposed_before.get(r.context_kind, {}),
+                      self._exposed_before.get(r.hook, {})]
+            row = context_html(r, self.reveal, before,
+                               first_of_kind=r.context_kind not in self._exposed_before,
+                               facts=facts)
+            self._exposed_before[r.context_kind] = self._exposed_before[r.hook] = facts
+        else:
+            row = context_line(r)
+        self._put(ops, "context", row, None)   # too many for the text face
+
+    def _waiting(self, invocation_id: str | None) -> str | None:
+        """What an invocation that ended waits for (a credential, a confirmation), if anything."""
+        return next((what for inv, what in self._asks.values() if inv == invocation_id), None)
+
     def _invocation_head(self) -> str:
         start = self._starts.get(self.invocation_id or "")
         if start is None:
@@ -203,7 +243,9 @@ class Sections:
                                self._sessions.get(start.session_id),
                                self.invocation_id in self._ended_early,
                                self._branches.get(self.invocation_id),
-                               self._numbers.get(start.invocation_id), self._speaking)
+                               self._numbers.get(start.invocation_id),
+                               self._waiting(start.invocation_id),
+                               self._resumed.get(start.invocation_id), self._speaking)
 
     def _put(self, ops: dict[str, list[str]], section: str, fragment: str,
              line: str | None) -> None:
@@ -212,25 +254,29 @@ class Sections:
         self.counts[section] = self.counts.get(section, 0) + 1
         if len(rows) > (CONTEXT_ROWS if section == "context" else MAX_ROWS):
             del rows[0]
-        if line is None:
-            ops.setdefault(section, []).append(fragment)
-            return
-        self.lines.append(line)
-        if len(self.lines) > 4 * MAX_ROWS:
-            del self.lines[: len(self.lines) - 4 * MAX_ROWS]
+        if line is not None:
+            self.lines.append(line)
+            if len(self.lines) > 4 * MAX_ROWS:
+                del self.lines[: len(self.lines) - 4 * MAX_ROWS]
         ops.setdefault(section, []).append(fragment)
 
     def status(self) -> str:
-        end = self._ends.get(self.invocation_id) if self.invocation_id else None
-        return end.status if end else ("running" if self.invocation_id in self._starts else "")
+        """running, ok, error, interrupted, or waiting (ended asking the client something)."""
+        if not self.invocation_id:
+            return ""
+        end = self._ends.get(self.invocation_id)
+        if end is None:
+            return "running" if self.invocation_id in self._starts else ""
+        return "waiting" if end.status == "ok" and self._waiting(self.invocation_id) else end.status
 
     def html(self, style: bool = True) -> str:
         """The static snapshot: bounded, with no script; self-contained with `style` (without,
         it leans on a stylesheet an earlier output of the page carries)."""
         kind = "card" if self.invocation_id else "dashboard"
         css = f"<style>{stylesheet()}</style>" if style else ""
+        # mathjax_ignore (in ROOT_CLASS): JupyterLab typesets $…$ in HTML outputs with MathJax
         return (f'<div class="{ROOT_CLASS}" data-view="{kind}" data-status="{esc(self.status())}">'
-                f'{css}{self.head}<div class="anb-body">{self.body()}</div></div>')
+                f'{css}{self.head}<div class=anb-body>{self.body()}</div></div>')
 
     def body(self) -> str:
         out = []
@@ -240,23 +286,29 @@ class Sections:
                 if lanes:
                     out.append(state_section("".join(self.section(s) for s in lanes)))
             elif name in self.rows:
-                out.append(self.section(name, closed=name == "context"))
+                out.append(self.section(name))
         return "".join(out)
 
-    def section(self, name: str, closed: bool = False) -> str:
-        """One section (or state lane, `lane-<scope>`) with the rows it keeps."""
+    def section(self, name: str) -> str:
+        """One section (or state lane, `lane-<scope>`): the newest SHOWN_ROWS of the rows it
+        keeps, the others behind a "show all", and what is going on now (its tail)."""
         rows = self.rows.get(name, [])
-        count = self.counts.get(name, 0)
-        hidden = count - len(rows)
-        more = f'<div class="anb-more">… {hidden:,} earlier rows not shown</div>' if hidden else ""
+        hidden = self.counts.get(name, 0) - len(rows)
+        more = f'<div class=anb-more>… {hidden:,} earlier rows not shown</div>' if hidden else ""
+        older, newest = rows[:-SHOWN_ROWS], rows[-SHOWN_ROWS:]
+        if older:
+            more += (f'<details class=anb-all><summary>show all {len(rows):,}</summary>'
+                     f'<div class=anb-older>{"".join(older)}</div></details>')
+        tail = self.tails.get(name, "")
+        body = (f'{more}<div class=anb-rows>{"".join(newest)}</div>'
+                f'{f"<div class=anb-tail>{tail}</div>" if tail else ""}')
         if name.startswith("lane-"):
-            return (f'<div class="anb-lane" data-section="{esc(name)}"><div class="anb-lane-title">'
-                    f'{esc(LANE_TITLES[name[5:]])}</div>{more}'
-                    f'<div class="anb-rows">{"".join(rows)}</div></div>')
-        opened = "" if closed else " open"
-        return (f'<details class="anb-sec" data-section="{esc(name)}"{opened}><summary>'
-                f'{esc(SECTION_TITLES[name])} <span class="anb-count">{count}</span></summary>'
-                f'{more}<div class="anb-rows">{"".join(rows)}</div></details>')
+            return (f'<div class=anb-lane data-section={esc(name)}><div class=anb-lane-title>'
+                    f'{esc(LANE_TITLES[name[5:]])}</div>{body}</div>')
+        opened = "" if name in CLOSED else " open"
+        return (f'<details class=anb-sec data-section={esc(name)}{opened}><summary>'
+                f'{esc(SECTION_TITLES[name])} <span class=anb-count>{self.counts.get(name, 0)}'
+                f'</span></summary>{body}</details>')
 
     def text(self) -> str:
         head = self.title + (f" [{self._connection}]" if self._connection else "")
@@ -296,15 +348,15 @@ def dashboard_head(title: str, connection: str | None) -> str:
 
 def state_section(lanes_html: str) -> str:
     """The state section around its lanes."""
-    return (f'<details class="anb-sec" open data-section="state"><summary>'
-            f'{esc(SECTION_TITLES["state"])}</summary><div class="anb-lanes">{lanes_html}</div>'
+    return (f'<details class=anb-sec open data-section=state><summary>'
+            f'{esc(SECTION_TITLES["state"])}</summary><div class=anb-lanes>{lanes_html}</div>'
             f'</details>')
 
 
 def shells() -> dict[str, str]:
-    """Every section empty, as the page adds it when its first row arrives."""
+    """Every section empty, as the page adds it when its first row arrives, in the order the
+    snapshot draws them (the page places a new section by it): the sections, then the lanes."""
     empty = Sections()
-    out = {name: empty.section(name) for name in SECTION_TITLES if name != "state"}
-    out.update({f"lane-{scope}": empty.section(f"lane-{scope}") for scope in LANE_TITLES})
-    out["state"] = state_section("")
+    out = {name: state_section("") if name == "state" else empty.section(name) for name in ORDER}
+    out.update({f"lane-{scope}": empty.section(f"lane-{scope}") for scope in SCOPES})
     return out
