@@ -1,5 +1,6 @@
-"""What several test modules share: a comm that captures widget messages, and one Chromium per
-module for the browser tests. The real services (LiveKit server, PostgreSQL) are in services.py."""
+"""What several test modules share: a comm that captures widget messages, IPython's shell with
+agentnb loaded, and one Chromium per module for the browser tests. The real services (LiveKit
+server, PostgreSQL) are in services.py."""
 import pytest
 
 from services import livekit_server, livekit_server_factory, postgres  # noqa: F401  fixtures
@@ -30,6 +31,16 @@ def attach(view) -> CapturingComm:
     comm = CapturingComm()
     view.widget.comm = comm
     return comm
+
+
+@pytest.fixture
+def shell():
+    """IPython's test shell with agentnb loaded, unloaded afterwards."""
+    from IPython.testing.globalipapp import get_ipython
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "agentnb")
+    yield ip
+    ip.run_line_magic("unload_ext", "agentnb")
 
 
 @pytest.fixture(scope="module")

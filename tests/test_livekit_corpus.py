@@ -614,15 +614,6 @@ def test_5_llm_also_replaces_an_agents_own_model():
     assert set(job.invocations()["status"]) == {"ok"}
 
 
-@pytest.fixture()
-def shell():
-    from IPython.testing.globalipapp import get_ipython
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "agentnb")
-    yield ip
-    ip.run_line_magic("unload_ext", "agentnb")
-
-
 def test_5_lk_magic_takes_llm_and_userdata(shell):
     model, notes = ScriptedLLM([reply("hi")]), {"mood": "calm"}
     shell.user_ns.update(echo=Agent(instructions="Echo."), model=model, notes=notes,

@@ -17,15 +17,6 @@ async def slow_tool(note: str, tool_context: ToolContext) -> dict:
     return {"ok": True}
 
 
-@pytest.fixture()
-def shell():
-    from IPython.testing.globalipapp import get_ipython
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "agentnb")
-    yield ip
-    ip.run_line_magic("unload_ext", "agentnb")
-
-
 def cell(ip, source):
     result = ip.run_cell(source)
     return result

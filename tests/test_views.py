@@ -2,7 +2,6 @@
 clocks and schedulers where timing matters."""
 import asyncio
 
-import pytest
 from google.adk.agents import LlmAgent
 from google.adk.tools import ToolContext
 from google.genai import types
@@ -132,15 +131,6 @@ def test_masked_in_views():
     trace = Trace([StateChange("s", "i", "e", 0.0, "a", "tool:x", "user:password", "user", None, "hunter2", True)])
     assert "hunter2" not in LiveView(trace).html() and "hunter2" not in LiveView(trace).text()
     assert "hunter2" in LiveView(trace, reveal=True).html()
-
-@pytest.fixture()
-def shell():
-    from IPython.testing.globalipapp import get_ipython
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "agentnb")
-    yield ip
-    ip.run_line_magic("unload_ext", "agentnb")
-
 
 def test_each_cell_ends_with_following_views_saved_whole(shell):
     """Runs with no card of their own, their dashboard's snapshot throttled to one per 2 s and
