@@ -1,7 +1,8 @@
 """What only a browser shows of a card, in a real JupyterLab: nothing moves when its run ends
 (the live widget and the snapshot that replaces it draw the same sections in the same places,
-open or folded alike), and a tool that has not returned is a row with its name, its arguments
-and a running clock, while the state it wrote waits for ADK to apply it."""
+open or folded alike), the card is live while the run goes on, and a tool that has not
+returned is a row with its name, its arguments and a running clock, while the state it wrote
+waits for ADK to apply it."""
 import pytest
 from jupyterlab_browser import (ARTIFACTS, chromium_browser, jupyter_server, require_chromium,
                                 run_notebook_in_browser, write_notebook)
@@ -76,6 +77,8 @@ def run(tmp_path_factory):
         page.wait_for_timeout(1200)
         card.screenshot(path=str(ARTIFACTS / "card-running.png"))   # what a person sees then
         during = {"row": running.inner_text(), "clock": [first, clock.inner_text()],
+                  "status": card.locator(".anb-head .anb-chip").first.inner_text(),
+                  "answer_shown": card.locator(".anb-text", has_text="Found Lyon.").count(),
                   "lanes": card.locator("[data-section^=lane-]").count(),
                   "sections": card.locator("[data-section]").evaluate_all(
                       "els => els.map(e => [e.getAttribute('data-section'), e.hasAttribute('open')])")}
@@ -93,6 +96,13 @@ def run(tmp_path_factory):
                                          screenshot_name="cards-lab")
     assert result.errors == [] and result.xss_hits == []
     return result.inspected
+
+
+@pytest.mark.timeout(240)
+def test_the_card_is_live_before_the_cell_ends(run):
+    """The model's call and the running tool are on the page while the tool sleeps: patches
+    arrive live (a final snapshot alone would not pass this)."""
+    assert (run["during"]["status"], run["during"]["answer_shown"]) == ("running", 0)
 
 
 @pytest.mark.timeout(240)
