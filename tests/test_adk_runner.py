@@ -15,6 +15,7 @@ from google.genai import types
 
 import agentnb
 from agentnb.adk import NotebookRunner, ScriptedLlm, call, reply
+from corpus_adk.credential import AUTH   # an API-key AuthConfig, as ADK's authentication docs write it
 
 
 def run(coro):
@@ -377,10 +378,8 @@ def test_memory_search_recorded_with_query_hits_and_call_id():
 
 
 def test_credential_request_answered_resumes_the_same_invocation():
-    from fastapi.openapi.models import APIKey, APIKeyIn
     from google.adk.auth import AuthConfig, AuthCredential, AuthCredentialTypes
-    config = AuthConfig(auth_scheme=APIKey(**{"in": APIKeyIn.header, "name": "X-Api-Key"}),
-                        raw_auth_credential=AuthCredential(auth_type=AuthCredentialTypes.API_KEY))
+    config = AUTH
 
     def weather(city: str, tool_context: ToolContext) -> dict:
         credential = tool_context.get_auth_response(config)
@@ -417,10 +416,7 @@ def test_credential_request_answered_resumes_the_same_invocation():
 
 
 def test_answer_credential_resumes_through_adks_auth_flow():
-    from fastapi.openapi.models import APIKey, APIKeyIn
-    from google.adk.auth import AuthConfig, AuthCredential, AuthCredentialTypes
-    config = AuthConfig(auth_scheme=APIKey(**{"in": APIKeyIn.header, "name": "X-Api-Key"}),
-                        raw_auth_credential=AuthCredential(auth_type=AuthCredentialTypes.API_KEY))
+    config = AUTH
     used = []
 
     def weather(city: str, tool_context: ToolContext) -> dict:
