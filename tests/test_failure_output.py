@@ -1,6 +1,7 @@
 """What a failing run puts in the cell, in a real kernel: the card with the error, then a few
 lines naming the user's own frame and the exception; the full traceback folded in the card;
-ADK's own log records in the card, not on stderr; an interrupt in one line."""
+ADK's own log records in the card, not on stderr; an interrupt in one line. A LiveKit turn
+alike."""
 import asyncio
 import re
 
@@ -40,8 +41,16 @@ CELLS = {
               "await script_runner.ask('second')",
     "slow": 'slow_runner = runner_with([call("slow", seconds=60), reply("done")])\n'
             'await slow_runner.ask("wait")',
+    "livekit": "from livekit.agents import Agent\n"
+               "from agentnb.livekit import NotebookJob, ScriptedLLM\n"
+               "def unplugged_model(chat_ctx):\n"
+               "    raise RuntimeError('the speaker is unplugged')\n"
+               "job = NotebookJob(agent=Agent(instructions='Talk.'), llm=ScriptedLLM([unplugged_model]))\n"
+               "await job.ask('hello?')",
     "after": "print(tool_runner.last_invocation.status, model_runner.last_invocation.status, "
-             "script_runner.last_invocation.status, slow_runner.last_invocation.status)",
+             "script_runner.last_invocation.status, slow_runner.last_invocation.status, "
+             "job.invocations().status.tolist())\n"
+             "await job.aclose()",
 }
 
 
@@ -120,5 +129,15 @@ def test_an_interrupt_is_one_line(ran):
     assert 'data-status="interrupted"' in card_html(ran["slow"].outputs)
 
 
+def test_a_failing_livekit_turn_shows_the_users_step_not_livekits_frames(ran):
+    lines = text_lines(ran["livekit"].outputs)
+    text = "\n".join(lines)
+    assert len(lines) <= 15, text
+    assert "RuntimeError: the speaker is unplugged" in text and "unplugged_model" in text
+    assert "site-packages" not in text and "livekit/agents" not in text
+    card = card_html(ran["livekit"].outputs)
+    assert 'data-status="error"' in card and "full traceback" in card and "livekit" in card
+
+
 def test_the_kernel_goes_on_and_every_run_is_recorded(ran):
-    assert text_lines(ran["after"].outputs) == ["error error error interrupted"]
+    assert text_lines(ran["after"].outputs) == ["error error error interrupted ['error']"]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ..core.failure import for_the_user, full_traceback
 from ..core.recorded import Recorded
 from ..core.records import Fact, InvocationEnd, InvocationStart
 from ..core.trace import Trace
@@ -166,22 +167,24 @@ class NotebookJob(Recorded):
             self._open_turns.add(invocation_id)
             self.trace.append(InvocationStart(self.session_id or "", invocation_id,
                                               self.observer.agent_id(), str(text), time.time()))
-        status, error = "ok", None
+        status, error, full = "ok", None, None
         with self._live(invocation_id):  # the end record lands before the live card's last flush
             try:
                 turn = self._in_job(lambda: self._turn(session, str(text), invocation_id),
                                     tasks=self._turn_tasks)
                 result = await asyncio.wrap_future(turn)
             except BaseException as exc:  # cancelled or KeyboardInterrupt: interrupted
+                __tracebackhide__ = True   # IPython leaves this frame out of what it prints
                 if self._closed:  # aclose() cut the turn off
                     status, error = "interrupted", CUT_OFF
                     if isinstance(exc, asyncio.CancelledError) and not runtime.cancelling():
                         # Nobody cancelled this ask(): the job was closed under it.
                         raise RuntimeError(f"agentnb: the {CUT_OFF}") from None
-                else:
-                    status = "error" if isinstance(exc, Exception) else "interrupted"
-                    error = describe(exc)
-                raise
+                    raise
+                status = "error" if isinstance(exc, Exception) else "interrupted"
+                error, full = describe(exc), full_traceback(exc)
+                # The card has it all; the cell gets the user's own frames and the exception.
+                raise for_the_user(exc, invocation_id)  # noqa: B904
             else:
                 if invocation_id in self._turn_cut_off:
                     status, error = "interrupted", CUT_OFF
@@ -195,7 +198,7 @@ class NotebookJob(Recorded):
                 self.observer.turn_errors.pop(invocation_id, None)
                 self.observer.turn_interrupted.discard(invocation_id)
                 self._turn_cut_off.discard(invocation_id)
-                self._end_turn(invocation_id, status, error)
+                self._end_turn(invocation_id, status, error, full)
 
     async def aclose(self) -> None:
         """Shut the job down: a running turn is cut off (its tools cancelled, the turn recorded
@@ -286,7 +289,8 @@ class NotebookJob(Recorded):
                                f"{SESSION_WAIT_S:g} s")
         return self.observer.session
 
-    def _end_turn(self, invocation_id: str, status: str, error: str | None) -> None:
+    def _end_turn(self, invocation_id: str, status: str, error: str | None,
+                  traceback: str | None = None) -> None:
         """The turn's end record, once: from `ask()`, or from `aclose()` for a turn it cut off
         (before it returns, whatever the notebook's loop does meanwhile)."""
         with self._turn_lock:
@@ -294,7 +298,7 @@ class NotebookJob(Recorded):
                 return
             self._open_turns.discard(invocation_id)
             self.trace.append(InvocationEnd(self.session_id or "", invocation_id, time.time(),
-                                            status, error))
+                                            status, error, traceback))
 
     def shutdown_blocking(self) -> None:
         """Close everything this job started, each step bounded and all of them within

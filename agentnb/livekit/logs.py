@@ -1,6 +1,7 @@
 """Log capture: a job's log records, with LiveKit's `log_context_fields`, into its trace."""
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable
@@ -74,13 +75,14 @@ class JobLogCapture(logging.Handler):
 
     def handle(self, record: logging.LogRecord) -> bool:
         # Python prints WARNING and above to stderr only while the root logger has no
-        # handler; this one must not silence that, so it passes them on when it stands alone.
+        # handler; this one must not silence that, so it passes them on when it stands alone,
+        # in one line: the record's traceback is in the job's view.
         root = logging.getLogger()
         if record.levelno >= logging.WARNING and logging.lastResort is not None:
             others = [h for h in root.handlers if not isinstance(h, JobLogCapture)]
             captures = [h for h in root.handlers if isinstance(h, JobLogCapture)]
             if not others and captures and captures[0] is self:
-                logging.lastResort.handle(record)
+                logging.lastResort.handle(one_line(record))
         return super().handle(record)
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -88,3 +90,13 @@ class JobLogCapture(logging.Handler):
 
     def handleError(self, record: logging.LogRecord) -> None:
         self.guard.failed("a log record")
+
+
+def one_line(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy of `record` without its traceback, saying where that is."""
+    if not (record.exc_info or record.exc_text or record.stack_info):
+        return record
+    short = copy.copy(record)
+    short.msg, short.args = f"{record.getMessage()} (its traceback is in agentnb's view)", ()
+    short.exc_info = short.exc_text = short.stack_info = None
+    return short
