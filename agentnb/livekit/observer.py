@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 from ..core.guard import Guard, guarded
+from ..core.logdata import log_data
 from ..core.records import ContextSnapshot, Event, Fact, Record, Session, StateChange
 from ..core.trace import Trace
 from ..core.values import copy_value
@@ -18,7 +18,6 @@ from .mapping import arguments, changes, describe, fields_of, new_id
 from .room import RoomRecording
 
 log = logging.getLogger("agentnb.livekit")
-LOG_TEXT_CHARS = 4000
 LOG_ERROR_CHARS = 200       # of a logged error, in the turn's error text
 SESSION_EVENTS = ("conversation_item_added", "function_tools_executed", "tool_execution_updated",
                   "agent_state_changed", "error", "close")
@@ -244,12 +243,7 @@ class JobObserver(RoomRecording):
         if in_job:
             fields = {k: copy_value(getattr(record, k)) for k in ctx.log_context_fields
                       if hasattr(record, k)}
-        data = {"level": record.levelname, "logger": record.name,
-                "message": record.getMessage()[:LOG_TEXT_CHARS], "fields": fields,
-                "thread": record.threadName}
-        if record.exc_info:
-            data["exception"] = "".join(traceback.format_exception(*record.exc_info))[
-                -LOG_TEXT_CHARS:]
+        data = log_data(record, fields)
         invocation = self.invocation if in_job else None
         if invocation and record.levelno >= logging.ERROR and record.name.startswith("livekit") \
                 and not hasattr(record, "function"):
