@@ -1,7 +1,8 @@
 """What a run waits for, answered in the notebook, in a real JupyterLab: a tool's credential
 request (the form's key resumes the invocation through ADK's auth flow and stays masked) and
 a tool's confirmation request. The waiting card says it waits; a form answered, in the form
-or in code, is disabled and says so."""
+or in code, is disabled and says so, and its output becomes a static picture of the question,
+the answer and the resumed run's card."""
 import pytest
 from jupyterlab_browser import jupyter_server, run_notebook_in_browser, write_notebook
 
@@ -51,11 +52,8 @@ def server(tmp_path_factory):
         yield srv
 
 
-def forms(page):
-    """The three forms, in notebook order: the credential answered here, the one answered
-    in code, and the confirmation."""
-    return page.locator(".jp-OutputArea-output .widget-vbox").filter(
-        has=page.locator(".widget-button"))
+def cell(page, index: int):
+    return page.locator(".jp-Notebook .jp-CodeCell").nth(index)
 
 
 def disabled(form) -> list[bool]:
@@ -64,29 +62,39 @@ def disabled(form) -> list[bool]:
 
 @pytest.mark.timeout(180)
 def test_answered_forms_are_disabled_and_say_so_and_the_runs_resume(server, browser):
+    """A form is a widget while it can be answered; answered, and its resumed run ended, its
+    output is a static picture (question, answer, the resumed card) a saved notebook keeps."""
     from playwright.sync_api import expect
 
     def inspect(page):
-        found = forms(page)
-        expect(found).to_have_count(3, timeout=15_000)
-        here, in_code, confirmation = found.nth(0), found.nth(1), found.nth(2)
+        here_cell, in_code_cell, confirm_cell = cell(page, 2), cell(page, 3), cell(page, 5)
+        here = here_cell.locator(".widget-vbox").filter(has=page.locator(".widget-button"))
+        confirmation = confirm_cell.locator(".widget-vbox").filter(has=page.locator(".widget-button"))
+        expect(here).to_have_count(1, timeout=15_000)
+        expect(confirmation).to_have_count(1, timeout=15_000)
+        in_code = in_code_cell.locator('[data-view="form"]')
+        expect(in_code).to_contain_text("Answered in code", timeout=15_000)
         waiting = page.locator(".anb-root").filter(has_text="Weather in Paris?").first
         out = {"waiting": waiting.locator(".anb-head .anb-chip").first.inner_text(),
-               "in_code": [disabled(in_code), in_code.inner_text()],
+               "in_code": [in_code_cell.locator(".widget-button, input").count(), in_code.inner_text()],
                "before": [disabled(here), disabled(confirmation)]}
         # the credential typed into the form
         here.locator("input[type=password]").fill("key-SECRET-42")
         here.get_by_role("button", name="Send credential").click()
-        resumed = here.locator(".anb-root").filter(has_text="Sunny in Paris.")
-        expect(resumed).to_have_count(1, timeout=20_000)      # the resumed card, in the form
-        expect(resumed.locator(".anb-s-ok")).to_have_count(1, timeout=10_000)
-        expect(here).to_contain_text("This form is closed", timeout=10_000)
+        resumed = here_cell.locator(".anb-root").filter(has_text="Sunny in Paris.")
+        expect(resumed.locator(".anb-s-ok")).to_have_count(1, timeout=20_000)
+        expect(here_cell.locator('[data-view="form"]')).to_contain_text("This form is closed",
+                                                                        timeout=10_000)
         # the confirmation
         confirmation.get_by_role("button", name="Confirm").click()
-        refunded = confirmation.locator(".anb-root").filter(has_text="Refunded 5.")
+        refunded = confirm_cell.locator(".anb-root").filter(has_text="Refunded 5.")
         expect(refunded.locator(".anb-s-ok")).to_have_count(1, timeout=20_000)
-        expect(confirmation).to_contain_text("This form is closed", timeout=10_000)
-        out["after"] = [[disabled(f), f.inner_text()] for f in (here, confirmation)]
+        expect(confirm_cell.locator('[data-view="form"]')).to_contain_text("This form is closed",
+                                                                           timeout=10_000)
+        out["after"] = [[c.locator(".widget-button, input").count(),
+                         c.locator('[data-view="form"]').inner_text(),
+                         c.locator('[data-mime-type="text/html"]:has([data-view="form"]) .anb-root').count()]
+                        for c in (here_cell, confirm_cell)]
         out["text"] = page.locator(".jp-OutputArea, .jp-Cell-outputArea").all_inner_texts()
         return out
 
@@ -96,11 +104,11 @@ def test_answered_forms_are_disabled_and_say_so_and_the_runs_resume(server, brow
     got = result.inspected
     assert got["waiting"] == "waiting for a credential"             # the waiting run says so
     assert got["before"] == [[False, False], [False, False]]
-    in_code_disabled, in_code_text = got["in_code"]
-    assert in_code_disabled == [True, True] and "Answered in code" in in_code_text
-    (here_disabled, here_text), (confirm_disabled, confirm_text) = got["after"]
-    assert here_disabled == [True, True] and "Answered here (a credential)" in here_text
-    assert confirm_disabled == [True, True] and "Answered here (confirmed)" in confirm_text
+    in_code_inputs, in_code_text = got["in_code"]
+    assert in_code_inputs == 0 and "Answered in code" in in_code_text    # static: nothing to press
+    (here_inputs, here_text, here_cards), (confirm_inputs, confirm_text, confirm_cards) = got["after"]
+    assert here_inputs == 0 and "Answered here (a credential)" in here_text and here_cards == 1
+    assert confirm_inputs == 0 and "Answered here (confirmed)" in confirm_text and confirm_cards == 1
     assert "refund({\"amount\": 5})" in confirm_text                # what it asked to confirm
     shown = "\n".join(got["text"])
     assert "Sunny in Paris." in shown and "Refunded 5." in shown

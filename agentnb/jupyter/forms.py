@@ -10,6 +10,7 @@ from typing import Any
 from ..core.records import Event
 from ..core.render.escape import esc, show
 from ..core.trace import Trace
+from .widget import WIDGET_MIME
 
 # Where a live card goes when not into the running cell's output: a run started from a widget
 # (a form) has no cell, so the form hosts the card itself.
@@ -46,8 +47,9 @@ class _Answer:
     request, which may come from the form itself or from code (`runner.answer_credential`,
     `runner.ask(<a function response>)`): either way the form is then disabled and says so."""
 
-    def __init__(self, trace: Trace, request_id: str, inputs: list[Any], status: Any) -> None:
-        self.request_id, self.inputs, self.status = request_id, inputs, status
+    def __init__(self, trace: Trace, request_id: str, inputs: list[Any], status: Any,
+                 form: Form) -> None:
+        self.request_id, self.inputs, self.status, self.form = request_id, inputs, status, form
         self.sent_here = False
         self.loop = asyncio.get_running_loop()
         self._cursor = len(trace)
@@ -70,14 +72,14 @@ class _Answer:
             self.status.value = _small(
                 "<b>Answered in code</b>: the invocation resumed under the cell that answered. "
                 "This form is closed.")
+            self.form.closed()
 
     def close(self) -> None:
         self.done = True
         for widget in self.inputs:
             widget.disabled = True
 
-    def send(self, what: str, answer: Callable[[], Coroutine[Any, Any, Any]],
-             form: Any) -> None:
+    def send(self, what: str, answer: Callable[[], Coroutine[Any, Any, Any]]) -> None:
         """Disable the form and run `answer()` on the kernel's loop; the resumed run's live
         card goes into the form."""
         self.sent_here = True
@@ -86,49 +88,85 @@ class _Answer:
                                    "below.")
 
         async def resume() -> None:
-            card_host.set(lambda view: setattr(form, "children", (*form.children, view.widget)))
+            card_host.set(self.form.host)
             try:
                 await answer()
                 self.status.value = _small(f"<b>Answered here</b> ({esc(what)}): the invocation "
                                            "resumed below. This form is closed.")
             except Exception as exc:   # shown in the form: a task's error would go nowhere
                 self.status.value = _small(f"agentnb: {esc(type(exc).__name__)}: {esc(exc)}")
+            self.form.closed()
         task = self.loop.create_task(resume())
         _resuming.add(task)   # the loop keeps only a weak reference to a task
         task.add_done_callback(_resuming.discard)
 
 
-def credential_form(owner: Any, request: dict[str, Any]) -> Any:
+class Form:
+    """A form as an output: live (the widget) while it can be answered, then, once answered and
+    the run it resumed has ended, a static picture: its question, what answered it, and the
+    resumed run's card, so a saved notebook keeps the whole story with no widget state."""
+
+    def __init__(self, question: str, inputs: list[Any], trace: Trace, request_id: str) -> None:
+        import ipywidgets as w
+        self.question = question
+        self.status = w.HTML("")
+        self.box = w.VBox()
+        self.hosted: list[Any] = []   # the resumed run's card, when answered here
+        self.answer = _Answer(trace, request_id, inputs, self.status, self)
+        self._display: Any = None
+
+    def host(self, view: Any) -> None:
+        """Show the resumed run's live card inside the form."""
+        self.hosted.append(view)
+        self.box.children = (*self.box.children, view.widget)
+
+    def _static_bundle(self) -> dict[str, Any]:
+        cards = "".join(view.html() for view in self.hosted)
+        text = self.status.value.replace("<small>", "").replace("</small>", "")
+        return {"text/plain": "agentnb form: " + text,
+                "text/html": f'<div class="anb-form mathjax_ignore" data-view="form">'
+                             f'{_small(self.question)}<br>{self.status.value}</div>{cards}'}
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+        bundle = {**self._static_bundle(), WIDGET_MIME: {
+            "version_major": 2, "version_minor": 0, "model_id": self.box.model_id}}
+        self._display = display(bundle, raw=True, display_id=True)
+
+    def closed(self) -> None:
+        """Answered, and the run it resumed (if any) has ended: the output becomes static."""
+        if self._display is not None:
+            self._display.update(self._static_bundle(), raw=True)
+
+
+def credential_form(owner: Any, request: dict[str, Any]) -> Form:
     """A password field and a button that answer one credential request through the owner's
     `answer_credential`, on the kernel's loop; the resumed run gets its own live card."""
     import ipywidgets as w
     secret = w.Password(placeholder=f"{request['auth_type']} for call {request['tool_call_id']}",
                         layout=w.Layout(width="28em"))
     send = w.Button(description="Send credential", button_style="primary")
-    question = w.HTML(_small(
-        f"A tool asked for a credential ({esc(request['scheme'] or request['auth_type'])}): the "
-        "invocation waits for it. Type it here (it stays masked in every view) or answer in "
-        "code with <code>runner.answer_credential(...)</code>."))
-    status = w.HTML("")
-    form = w.VBox()
-    answer = _Answer(owner.trace, request["id"], [secret, send], status)
+    question = (f"A tool asked for a credential ({esc(request['scheme'] or request['auth_type'])}): "
+                "the invocation waits for it. Type it here (it stays masked in every view) or "
+                "answer in code with <code>runner.answer_credential(...)</code>.")
+    form = Form(question, [secret, send], owner.trace, request["id"])
 
     def submit(_: object) -> None:
         value = secret.value
-        if answer.done:
+        if form.answer.done:
             return
         if not value:
-            status.value = _small("agentnb: type the credential first.")
+            form.status.value = _small("agentnb: type the credential first.")
             return
         send.description = "Sent"
-        answer.send("a credential", lambda: owner.answer_credential(value, request_id=request["id"]),
-                    form)
+        form.answer.send("a credential",
+                         lambda: owner.answer_credential(value, request_id=request["id"]))
     send.on_click(submit)
-    form.children = (question, w.HBox([secret, send]), status)
+    form.box.children = (w.HTML(_small(question)), w.HBox([secret, send]), form.status)
     return form
 
 
-def confirmation_form(owner: Any, request: dict[str, Any]) -> Any:
+def confirmation_form(owner: Any, request: dict[str, Any]) -> Form:
     """Confirm and Decline buttons that answer a tool's confirmation request (ADK's
     `adk_request_confirmation`) with a function response, through the owner's `ask`."""
     import ipywidgets as w
@@ -136,25 +174,22 @@ def confirmation_form(owner: Any, request: dict[str, Any]) -> Any:
     yes = w.Button(description="Confirm", button_style="primary")
     no = w.Button(description="Decline")
     hint = f": {esc(request['hint'].rstrip('.'))}" if request.get("hint") else ""
-    question = w.HTML(_small(
-        f"The tool <code>{esc(request['tool'])}({show(request['args'])})</code> asks for a "
-        f"confirmation{hint}. The invocation waits for it; answer here or in code with a "
-        f"function response named <code>{CONFIRMATION}</code>."))
-    status = w.HTML("")
-    form = w.VBox()
-    answer = _Answer(owner.trace, request["id"], [yes, no], status)
+    question = (f"The tool <code>{esc(request['tool'])}({show(request['args'])})</code> asks for a "
+                f"confirmation{hint}. The invocation waits for it; answer here or in code with a "
+                f"function response named <code>{CONFIRMATION}</code>.")
+    form = Form(question, [yes, no], owner.trace, request["id"])
 
     def reply(confirmed: bool) -> Callable[[object], None]:
         def click(_: object) -> None:
-            if answer.done:
+            if form.answer.done:
                 return
             content = types.Content(role="user", parts=[types.Part(
                 function_response=types.FunctionResponse(
                     id=request["id"], name=CONFIRMATION, response={"confirmed": confirmed}))])
-            answer.send("confirmed" if confirmed else "declined",
-                        lambda: owner.ask(content, session_id=request["session_id"]), form)
+            form.answer.send("confirmed" if confirmed else "declined",
+                             lambda: owner.ask(content, session_id=request["session_id"]))
         return click
     yes.on_click(reply(True))
     no.on_click(reply(False))
-    form.children = (question, w.HBox([yes, no]), status)
+    form.box.children = (w.HTML(_small(question)), w.HBox([yes, no]), form.status)
     return form
