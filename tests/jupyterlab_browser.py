@@ -593,6 +593,9 @@ def _expand_viewport(page, max_height: int = 16000) -> None:
     )
 
 
+OPEN_TIMEOUT_S = 120.0   # opening the page and starting its kernel
+
+
 def run_notebook_in_browser(
     server: JupyterServer,
     notebook: str,
@@ -613,7 +616,8 @@ def run_notebook_in_browser(
     Notebook 7 (`ui="notebook"`), wait for an idle kernel, Run All Cells, wait until every cell
     has finished (no `[*]`, kernel idle, page stable), collect outputs, screenshot, call
     `inspect(page)`, and close.  Raises BrowserRunError (with screenshot + diagnostics) when the
-    notebook does not finish within `timeout` seconds.  Pass `browser` (from chromium_browser())
+    page and its kernel are not ready within OPEN_TIMEOUT_S, or the notebook does not finish
+    within `timeout` seconds after that (a loaded machine slows the start, not the cells).  Pass `browser` (from chromium_browser())
     to reuse one Chromium across runs."""
     if browser is None:
         with chromium_browser() as b:
@@ -629,7 +633,7 @@ def run_notebook_in_browser(
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
     shot = ARTIFACTS / f"{stem}.png"
     t0 = time.monotonic()
-    deadline = t0 + timeout
+    deadline = t0 + OPEN_TIMEOUT_S   # then `timeout` from the moment the kernel is idle
     timings: dict[str, float] = {}
     dialogs: list[dict] = []
     jupyter_dialogs: list[str] = []
@@ -696,6 +700,7 @@ def run_notebook_in_browser(
                 fail("kernel never became idle")
             page.wait_for_timeout(250)
         timings["kernel_idle"] = time.monotonic() - t0
+        deadline = time.monotonic() + timeout
 
         # 2. run all cells and wait until all of them are done
         run_method = "none"
