@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import time
-import warnings
 from typing import Any
 
 from ..adk.runner import NotebookRunner
@@ -112,20 +111,15 @@ class AdkRoomAgent(Recorded):
             raise RuntimeError("agentnb: this AdkRoomAgent is closed; make a new one")
         if self._task is not None:
             return
+        from google.adk.integrations.livekit import LiveKitRunner
         from livekit import api, rtc
-        with warnings.catch_warnings():   # ADK warns that its LiveKit bridge is experimental
-            warnings.simplefilter("ignore", UserWarning)
-            from google.adk.integrations.livekit import LiveKitRunner
         token = (api.AccessToken(self._api_key, self._api_secret).with_identity(self.identity)
                  .with_kind("agent")
                  .with_grants(api.VideoGrants(room_join=True, room=self.room_name, agent=True,
                                               can_update_own_metadata=True)))
         room = rtc.Room()
         try:
-            with warnings.catch_warnings():   # PyJWT: a development secret is a short key
-                warnings.simplefilter("ignore")
-                jwt = token.to_jwt()
-            await asyncio.wait_for(room.connect(self.server_url, jwt), CONNECT_S)
+            await asyncio.wait_for(room.connect(self.server_url, token.to_jwt()), CONNECT_S)
         except Exception as exc:
             cause = connection_cause(f"{type(exc).__name__}: {exc}")
             self.recording.fact("connection", {"state": "failed", "url": self.server_url,
