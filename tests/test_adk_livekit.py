@@ -197,9 +197,9 @@ def test_aclose_during_a_call_ends_it_within_the_bound_and_the_guest_sees_the_ag
     threads_before = real_threads()
 
     async def go():
+        guest = await Guest(livekit_server, "desk-close").join()   # there before the agent
         agent = room_agent(livekit_server, "desk-close", [reply("Hello.")])
         await agent.start()
-        guest = await Guest(livekit_server, "desk-close").join()
         try:
             await guest.say("hi", then_hear="Hello.")
             began = time.monotonic()
@@ -214,6 +214,12 @@ def test_aclose_during_a_call_ends_it_within_the_bound_and_the_guest_sees_the_ag
     assert agent.ended and agent.error is None
     [inv] = agent.invocations().itertuples()
     assert inv.status == "interrupted"
+    [room] = [r.data for r in agent.trace.of("fact") if r.topic == "room"]
+    assert room["participants"] == ["ana"]
+    [ana] = [r.data for r in agent.trace.of("fact") if r.topic == "participant"]
+    assert (ana["event"], ana["identity"]) == ("present", "ana")
+    # LiveKitRunner made the session (no state= given): the observer met it at before_run
+    assert [(s.session_id, s.state) for s in agent.trace.of("session")] == [("desk-close", {})]
     calls = [r.data["event"] for r in agent.trace.of("fact") if r.topic == "call"]
     assert calls == ["closed", "left the room"]
     print(f"aclose during the call: {close_s:.3f} s")

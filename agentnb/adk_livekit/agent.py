@@ -187,6 +187,6 @@ class AdkRoomAgent(Recorded):
         if self.room is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.room.disconnect(), ROOM_LEAVE_S)
-        self.recording.fact("call", {"event": "left the room",
-                                     "seconds": round(time.monotonic() - began, 3)})
+            self.recording.fact("call", {"event": "left the room",
+                                         "seconds": round(time.monotonic() - began, 3)})
         self.recording.close()
