@@ -117,6 +117,7 @@ def test_a_guest_chats_with_an_adk_agent_and_both_sides_are_in_one_trace(livekit
             await guest.say("I like tea", then_hear="Saved: tea.")
             await guest.say("thanks", then_hear="Bye, Ana!")
             seen["view"] = agent.view().html()
+            seen["card"] = agent.invocation.view().html()   # the live invocation's own card
             await guest.room.disconnect()          # the guest leaves: the call ends
             await agent.wait_ended(timeout=30)
             seen["ended"] = agent.ended
@@ -185,6 +186,8 @@ def test_a_guest_chats_with_an_adk_agent_and_both_sides_are_in_one_trace(livekit
     for shown in ("room_chat", "I like tea", "set_pref", "tool:set_pref", "room_transcript",
                   "participant attributes", "lk.agent.state", "ana"):
         assert shown in seen["view"], shown
+    for shown in ("room_chat", "I like tea", "set_pref", "room_transcript", "Bye, Ana!"):
+        assert shown in seen["card"], shown
     assert agent.failures == 0
     print(f"aclose after the guest left: {seen['close_s']:.3f} s")
     for thread in real_threads() - threads_before:
