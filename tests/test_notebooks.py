@@ -10,8 +10,8 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
-def execute(path: Path):
-    notebook = nbformat.read(path, as_version=4)
+def execute(path: Path, notebook=None):
+    notebook = notebook or nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return notebook
@@ -34,6 +34,10 @@ PRINTED = {
         "lk06-left-behind": "threads the job left running: []",
         "lk06-refused": "could not connect to the LiveKit server at ws://127.0.0.1:",
         "lk06-live-mode": "No LiveKit server configured (LIVEKIT_URL is not set)",
+    },
+    "10_adk_in_livekit.ipynb": {
+        "nb10-05": "what the tool saw: {'room': 'no room (No LiveKit call is in progress)'",
+        "nb10-check": "Not yet: replace the ... in `answer = ...`",
     },
 }
 LIVEKIT_ENV = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
@@ -80,6 +84,49 @@ def test_notebook_06_runs_its_last_section_on_a_real_server(livekit_server, monk
         assert text in chat, chat
     assert "guest" in printed(cells["lk06-live-close"])
     assert "threads the job left running: []" in printed(cells["lk06-left-behind"])
+
+
+@pytest.mark.filterwarnings("ignore:The HMAC key is")
+def test_notebook_10_runs_an_adk_agent_in_a_real_room(livekit_server, monkeypatch):
+    """With a server, notebook 10 runs ADK's own LiveKitRunner in a real room with a real
+    guest. Its exercise is run as a learner would: blank, then a wrong, then the right answer."""
+    for name, value in zip(LIVEKIT_ENV, (livekit_server.url, livekit_server.api_key,
+                                         livekit_server.api_secret), strict=True):
+        monkeypatch.setenv(name, value)
+    [path] = [p for p in NOTEBOOKS if p.name == "10_adk_in_livekit.ipynb"]
+    notebook = nbformat.read(path, as_version=4)
+    [check] = [c for c in notebook.cells if c.get("id") == "nb10-check"]
+    for n, answer in enumerate(("ToolContext", "LiveKitCall")):
+        notebook.cells += [nbformat.v4.new_code_cell(f"answer = {answer}", id=f"answer-{n}"),
+                           nbformat.v4.new_code_cell(check.source, id=f"check-{n}")]
+    notebook = execute(path, notebook)
+    assert not errors_of(notebook)
+    out = {c.get("id"): printed(c) for c in notebook.cells if c.cell_type == "code"}
+    assert "a LiveKit server is configured: " + livekit_server.url in out["nb10-01"]
+    assert ("the guest said \"I'd like green tea in the morning\" and heard 'Green tea, noted.'"
+            in out["nb10-10"]) and "heard 'Good night!'" in out["nb10-10"]
+    for shown in ("livekit.rtc.room.Room named 'hotel-desk-adk'", "'session_id': 'hotel-desk-adk'",
+                  "tool:set_pref", "adk-agent.lk.agent.state", "guest.floor"):
+        assert shown in out["nb10-12"], shown
+    for shown in ("room_chat", "function_call", "room_transcript", "Good night!"):
+        assert shown in out["nb10-14"], shown
+    assert "interrupted" in out["nb10-16"] and "threads the call left running: []" in out["nb10-16"]
+    assert out["nb10-check"].startswith("Not yet:")
+    assert out["check-0"].startswith("Not quite: the ToolContext holds ADK's side")
+    assert out["check-1"].startswith("Right: current_call(tool_context) returns the LiveKitCall")
+    assert "livekit.rtc.room.Room named 'hotel-desk-adk'" in out["check-1"]
+
+
+def test_notebook_10s_sections_are_bilingual_with_a_korean_summary():
+    import re
+    [path] = [p for p in NOTEBOOKS if p.name == "10_adk_in_livekit.ipynb"]
+    sections = [c.source for c in nbformat.read(path, as_version=4).cells
+                if c.cell_type == "markdown" and c.source.startswith("## ")]
+    assert len(sections) >= 7
+    for source in sections:
+        heading = source.splitlines()[0]
+        assert re.fullmatch(r"## [ -~]+ · .*[\uac00-\ud7a3].*", heading), heading
+        assert re.search(r"^> \*\*요약:\*\* .*[\uac00-\ud7a3]", source, re.M), heading
 
 
 def test_notebooks_are_committed_without_outputs():

@@ -40,6 +40,16 @@ def text_of(content: Any) -> str:
     return "".join(p.text for p in content.parts if p.text and not p.thought)
 
 
+def transcription_of(event: Any) -> str:
+    """What a live event's transcription says: the agent's spoken words (output) or the
+    caller's (input). Empty for any other event."""
+    for transcription in (getattr(event, "output_transcription", None),
+                          getattr(event, "input_transcription", None)):
+        if transcription is not None and transcription.text:
+            return str(transcription.text)
+    return ""
+
+
 def state_of(ctx: Any) -> dict[str, Any]:
     """A copy of a context's state without reading through ADK's `State` (whose reads take
     snapshots of containers for its nested-write tracking)."""
@@ -161,9 +171,11 @@ def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str,
         return "function_response"
     if event.actions.transfer_to_agent:
         return "transfer"
-    if text:
-        return "model"
-    return "state" if event.actions.state_delta else "other"
+    if text:   # a streamed chunk ADK does not store is partial: the whole text follows
+        return "partial" if event.partial else "model"
+    if event.actions.state_delta:
+        return "state"
+    return "turn_complete" if event.turn_complete else "other"
 
 
 def invocation_exposed(ic: Any) -> dict[str, Any]:

@@ -149,10 +149,18 @@ class AdkObserver(SessionBook, BasePlugin):
     async def on_event_callback(self, *, invocation_context: Any, event: Any) -> None:
         # ADK calls this before it appends the event: earlier events are in the session.
         self.guard.call("missed records", self._catch_up, invocation_context)
+        self.guard.call("live input", self._record_live_input, invocation_context)
         # Copy at once: ADK strips `temp:` keys from the delta when it appends the event.
         self.guard.call("an event", self._record_event, invocation_context, event)
         if event.actions.artifact_delta or self._pending_artifacts(invocation_context.invocation_id):
             await self.guard.call_async("artifacts", self._record_artifacts, invocation_context, event)
+
+    def _record_live_input(self, ic: Any) -> None:
+        """A live run's flow appends the user's messages (and state deltas) to the session
+        itself, with no hook: record those appended since the last look, before what answers
+        them (and at each message the flow screens, before it reaches the model)."""
+        if ic.live_request_queue is not None:
+            self.trace.extend(self.unseen_records(ic.session, live=True))
 
     def _record_event(self, ic: Any, event: Any) -> None:
         run = self._runs.get(ic.invocation_id)
@@ -266,6 +274,7 @@ class AdkObserver(SessionBook, BasePlugin):
         run = self._runs.get(cc.invocation_id)
         if run is not None:   # both model-callback stages write into the response's actions
             run.writers.mark(cc.actions, "model", "", cc.agent_name)
+        self._record_live_input(cc._invocation_context)
         self._record_context("before_model_callback", cc, cc.agent_name,
                              {"model": llm_request.model, "n_contents": len(llm_request.contents or []),
                               "tools": sorted(getattr(llm_request, "tools_dict", {}) or {})})

@@ -1,15 +1,17 @@
 """`ScriptedLlm`: a real ADK model that plays a script (see `agentnb.core.script`)."""
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_response import LlmResponse
 from google.genai import types
 
-from ..core.script import Call, Part, Script, Step, Thought
+from ..core.script import Script, Step
 from .mapping import last_user_text
+from .scripted_live import ScriptedLiveConnection, as_part
 
 # A Gemini-style model id: ADK attaches Gemini's built-in tools (google_search,
 # BuiltInCodeExecutor, ...) only for ids matching ^gemini- and refuses them otherwise.
@@ -20,7 +22,7 @@ class ScriptedLlm(BaseLlm):
     """A real ADK `BaseLlm` that plays a script instead of calling a model (see
     `agentnb.core.script`). A step may mix `thought(...)`, `reply(...)` and `call(...)` parts.
     Built-in Gemini tools are attached by ADK and ignored by the script; steps play their
-    results."""
+    results. It also plays a live session (`Runner.run_live()`, see `connect`)."""
 
     model: str = DEFAULT_MODEL
     _script: Script   # a pydantic private attribute: not a field of the model
@@ -38,14 +40,17 @@ class ScriptedLlm(BaseLlm):
                                      ) -> AsyncGenerator[LlmResponse, None]:
         step = self._script.next(llm_request, lambda: last_user_text(llm_request.contents))
         yield LlmResponse(
-            content=types.Content(role="model", parts=[_part(p) for p in step]),
+            content=types.Content(role="model", parts=[as_part(p) for p in step]),
             usage_metadata=types.GenerateContentResponseUsageMetadata(
                 prompt_token_count=0, candidates_token_count=0, total_token_count=0))
 
-
-def _part(part: Part) -> types.Part:
-    if isinstance(part, Call):
-        return types.Part(function_call=types.FunctionCall(name=part.name, args=dict(part.args)))
-    if isinstance(part, Thought):
-        return types.Part(text=part.text, thought=True)
-    return types.Part(text=part.text)
+    @contextlib.asynccontextmanager
+    async def connect(self, llm_request: Any) -> AsyncIterator[ScriptedLiveConnection]:
+        """A live session for `Runner.run_live()`: each user message, batch of tool results
+        and end of the caller's speech takes the next step of the same script (see
+        `ScriptedLiveConnection`)."""
+        connection = ScriptedLiveConnection(self._script, llm_request)
+        try:
+            yield connection
+        finally:
+            await connection.close()

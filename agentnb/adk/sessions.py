@@ -21,6 +21,7 @@ from .mapping import (
     interrupt_ids,
     node_path,
     text_of,
+    transcription_of,
 )
 from .provenance import Write, Writers
 
@@ -81,7 +82,8 @@ class SessionBook:
         actions = event.actions
         delta = copy_value(dict(actions.state_delta))
         now = time.time()
-        text = answer = text_of(event.content)
+        answer = text_of(event.content)
+        text = answer or transcription_of(event)   # a live event's words are its transcription
         code = code_parts(event)
         if code is not None:
             text = code[1]
@@ -128,16 +130,19 @@ class SessionBook:
         return invocation_id in self._open.get(session_id, {}).values()
 
     # -- what the observer never saw --
-    def unseen_records(self, session: Any, skip: Any = None) -> list[Record]:
+    def unseen_records(self, session: Any, skip: Any = None, live: bool = False) -> list[Record]:
         """Events of `session` not in the trace (appended outside the runner: ADK fires no hook
-        for `append_event`), as records whose changes have the source `external`."""
+        for `append_event`), as records whose changes have the source `external`. `live`: the
+        look is from inside a live run, whose flow appends the user's messages and state deltas
+        itself, with no hook: those user events are the user's (source `user`)."""
         records: list[Record] = []
         events = session.events
         start = self._scanned.get(session.id, 0)   # events are only ever appended
         recorded = self._recorded
         for event in events[start if start <= len(events) else 0:]:
             if event.id not in recorded and event is not skip:
-                records += self._event_records(event, session.id, None, "external")
+                source = "user" if live and event.author == "user" else "external"
+                records += self._event_records(event, session.id, None, source)
         self._scanned[session.id] = len(events)
         return records
 

@@ -167,7 +167,7 @@ def context_line(s: ContextSnapshot) -> str:
 
 
 JOB_TOPICS = ("job", "process", "room", "connection", "participant", "track", "data", "text",
-              "models", "room_io", "shutdown")
+              "models", "room_io", "shutdown", "call")
 
 
 def fact_section(topic: str) -> str:
