@@ -23,6 +23,11 @@ class Faces(Protocol):
                   owner: Any = None) -> AbstractContextManager[bool]:
         """Around one run: shows its card live in a notebook; yields whether it did."""
 
+    def live_session_card(self, trace: Trace, session_id: str, title: str,
+                          enabled: bool = True) -> AbstractContextManager[bool]:
+        """Around the runs of one session (an eval case): shows the session's card live in a
+        notebook; yields whether it did."""
+
 
 _factory: Callable[[], Faces] | None = None
 
