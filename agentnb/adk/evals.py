@@ -32,46 +32,61 @@ from .mapping import text_of
 _ID = re.compile(r"[^A-Za-z0-9_]")   # ADK's eval set and case ids: letters, digits, _
 
 
-def load_eval_set(evalset: Any) -> tuple[Any, str | None]:
-    """An `EvalSet`, from itself or from a file in the `*.evalset.json` or older `.test.json`
-    format (ADK's own loader); and the file's path, if any."""
+def eval_set_path(evalset: Any) -> str | None:
+    """The path of an eval set file, or None for an `EvalSet`; a clear error for anything else."""
     from google.adk.evaluation.eval_set import EvalSet
-    from google.adk.evaluation.local_eval_sets_manager import load_eval_set_from_file
 
     if isinstance(evalset, EvalSet):
-        return evalset, None
+        return None
     if not isinstance(evalset, str | os.PathLike):
         raise TypeError(f"agentnb: evaluate() takes an ADK EvalSet or the path of an eval set "
                         f"file, not {type(evalset).__name__}")
     path = os.fspath(evalset)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"agentnb: no eval set file {path!r}")
+    return path
+
+
+def load_eval_set(evalset: Any, config: Any = None) -> Any:
+    """An `EvalSet`, from itself or from a file, read by ADK's own loaders: an eval set file
+    (`*.evalset.json`, or its older list of cases) as `adk eval` reads it, else a `.test.json`
+    list of turns as ADK's `AgentEvaluator` reads it (checked against `config`)."""
+    from google.adk.evaluation.agent_evaluator import AgentEvaluator
+    from google.adk.evaluation.local_eval_sets_manager import load_eval_set_from_file
+
+    path = eval_set_path(evalset)
+    if path is None:
+        return evalset
     try:
-        return load_eval_set_from_file(path, _ID.sub("_", Path(path).name)), path
+        return load_eval_set_from_file(path, _ID.sub("_", Path(path).name))
+    except Exception:
+        pass
+    try:
+        return AgentEvaluator._load_eval_set_from_file(path, config or eval_config(None, path), {})
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"agentnb: {path!r} is not an ADK eval set: {first}") from None
 
 
-def eval_metrics(config: Any, evalset_path: str | None) -> list[Any]:
-    """The metrics and thresholds ADK would use: `config` (an `EvalConfig`, a dict of
-    criteria, or the path of an eval config file), else `test_config.json` beside the eval
-    set file, else ADK's default criteria."""
-    from google.adk.evaluation.eval_config import (EvalConfig, get_eval_metrics_from_config,
-                                                   get_evaluation_criteria_or_default)
+def eval_config(config: Any, evalset_path: str | None) -> Any:
+    """The `EvalConfig` ADK would use: `config` (an `EvalConfig`, a dict of criteria, or the
+    path of an eval config file), else `test_config.json` beside the eval set file (as `adk
+    eval` and `AgentEvaluator` look for it), else ADK's default criteria."""
+    from google.adk.evaluation.eval_config import EvalConfig, get_evaluation_criteria_or_default
+
     if config is None:
         beside = os.path.join(os.path.dirname(evalset_path), "test_config.json") if evalset_path else None
-        config = get_evaluation_criteria_or_default(beside)
-    elif isinstance(config, dict):
-        config = EvalConfig(criteria=config)
-    elif isinstance(config, str | os.PathLike):
+        return get_evaluation_criteria_or_default(beside)
+    if isinstance(config, dict):
+        return EvalConfig(criteria=config)
+    if isinstance(config, str | os.PathLike):
         if not os.path.isfile(config):
             raise FileNotFoundError(f"agentnb: no eval config file {os.fspath(config)!r}")
-        config = get_evaluation_criteria_or_default(os.fspath(config))
-    elif not isinstance(config, EvalConfig):
+        return get_evaluation_criteria_or_default(os.fspath(config))
+    if not isinstance(config, EvalConfig):
         raise TypeError(f"agentnb: config must be an ADK EvalConfig, a dict of criteria or a "
                         f"path, not {type(config).__name__}")
-    return get_eval_metrics_from_config(config)
+    return config
 
 
 def _calls(invocation: Any) -> list[dict[str, Any]]:
@@ -146,8 +161,11 @@ class Evals:
         (default: as `adk eval` reads them). Each case runs in a new session, with one live
         card. Returns one row per case and metric: `eval_id, metric, score, threshold,
         passed, status, session_id, eval_set_id`."""
-        eval_set, path = load_eval_set(evalset)
-        metrics = eval_metrics(config, path)
+        from google.adk.evaluation.eval_config import get_eval_metrics_from_config
+
+        config = eval_config(config, eval_set_path(evalset))
+        eval_set = load_eval_set(evalset, config)
+        metrics = get_eval_metrics_from_config(config)
         cases = [c for c in eval_set.eval_cases if eval_ids is None or c.eval_id in eval_ids]
         if eval_ids is not None and len(cases) != len(set(eval_ids)):
             missing = sorted(set(eval_ids) - {c.eval_id for c in cases})
@@ -235,7 +253,7 @@ class Evals:
             creation_timestamp=time.time())
         target = Path(path)
         if target.exists():
-            eval_set, _ = load_eval_set(target)
+            eval_set = load_eval_set(target)
             eval_set.eval_cases = [c for c in eval_set.eval_cases if c.eval_id != case.eval_id]
         else:
             name = target.name.removesuffix(".json").removesuffix(".evalset")

@@ -13,7 +13,8 @@ EVAL_COLUMNS = ["eval_id", "metric", "score", "threshold", "passed", "status", "
 
 def evals_frame(records: Sequence[Record], session_ids: Sequence[str] | None = None) -> Any:
     """One row per case and metric: `passed` is True or False for a metric that passes or
-    fails, None for one ADK did not evaluate or that only informs (`status` says which)."""
+    fails, None for one ADK did not evaluate or that only informs (`status` says which). A
+    case whose run failed before any metric has one row, its `metric` None."""
     import pandas as pd
     rows = []
     for r in records:
@@ -21,7 +22,9 @@ def evals_frame(records: Sequence[Record], session_ids: Sequence[str] | None = N
             continue
         if session_ids is not None and r.session_id not in session_ids:
             continue
-        for m in r.data.get("metrics") or ():
+        # A case whose run failed has no metric (as ADK reports it): one row says so.
+        metrics = r.data.get("metrics") or [{"metric": None, "status": r.data.get("status")}]
+        for m in metrics:
             status = m.get("status")
             rows.append({"eval_id": r.data.get("eval_id"), "metric": m.get("metric"),
                          "score": m.get("score"), "threshold": m.get("threshold"),

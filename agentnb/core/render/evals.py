@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..mask import mask_value
+from ..mask import mask_text, mask_value
 from .escape import chip, clip, esc, show
 
 STATUS_CLASS = {"passed": "anb-s-ok", "failed": "anb-s-error", "not_evaluated": "anb-s-waiting",
@@ -70,6 +70,8 @@ def eval_html(data: dict[str, Any], reveal: bool = False) -> str:
     return (f'<div class="anb-row anb-eval"><span class=anb-key>{esc(clip(data.get("eval_id", ""), 120))}'
             f'</span> {eval_chip(str(data.get("status", "")))} <span class=anb-prov>eval set '
             f'{esc(clip(data.get("eval_set_id", ""), 120))}</span>'
+            + (f' <span class=anb-error>the run failed: {esc(clip(mask_text(str(data["error"])), 300))}'
+               f'</span>' if data.get("error") else "") +
             f'<table class=anb-cmp><tr><th>metric</th><th>score</th><th>threshold</th>'
             f'<th>status</th></tr>{metrics}</table>'
             f'<table class=anb-cmp>{"".join(turns)}</table></div>')
