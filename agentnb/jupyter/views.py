@@ -26,6 +26,8 @@ SNAPSHOT_EVERY_S = 2.0      # a dashboard re-saves its full snapshot at most thi
 _following: weakref.WeakSet[LiveView] = weakref.WeakSet()
 _style_carried = False   # an output shown in this kernel already carries the stylesheet
 _card_widgets: list[Any] = []   # widgets of finished cards, shown nowhere, for the next cards
+_finished_cards: dict[tuple[int, str], LiveView] = {}   # (trace, invocation) -> its shown card
+FINISHED_KEPT = 32              # finished cards that can still be drawn again (refresh_card)
 
 
 def in_kernel() -> bool:
@@ -213,6 +215,15 @@ class LiveView:
         except Exception:
             log.warning("agentnb could not update a view", exc_info=True)
 
+    def show_later_records(self) -> None:
+        """A finished card draws its static output again with the records added since."""
+        new = self.trace.snapshot(self.cursor)
+        self.cursor += len(new)
+        self.sections.add(new)
+        if self._display is not None:
+            self._display.update(self._static_bundle(), raw=True)
+            self._shown_at = self.cursor
+
     def save_snapshot(self) -> None:
         """Make the widget's saved state the full snapshot (what a saved notebook shows)."""
         self._snapshot_due, self._snapshot_at = False, self.clock()
@@ -289,6 +300,16 @@ def view(trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
     return LiveView(trace, invocation_id, title, reveal)
 
 
+def refresh_card(trace: Trace, invocation_id: str) -> None:
+    """Draw the finished card of `invocation_id` again, with what was recorded since."""
+    card = _finished_cards.get((id(trace), invocation_id))
+    if card is not None and card.trace is trace:
+        try:
+            card.show_later_records()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
+
+
 @contextmanager
 def live_session_card(trace: Trace, session_id: str, title: str,
                       enabled: bool = True) -> Iterator[bool]:
@@ -325,6 +346,9 @@ def live_card(trace: Trace, invocation_id: str, enabled: bool = True,
         yield True
     finally:
         card.finish()
+        _finished_cards[(id(trace), invocation_id)] = card
+        while len(_finished_cards) > FINISHED_KEPT:
+            del _finished_cards[next(iter(_finished_cards))]
         for request in getattr(owner, "pending_credentials", lambda: [])():
             if request["invocation_id"] == invocation_id:
                 display(credential_form(owner, request))
