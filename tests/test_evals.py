@@ -233,3 +233,32 @@ def test_the_card_of_a_case_in_a_real_kernel_is_live_then_static(recorded, calc,
     check_agentnb_html(htmls[0])
     printed = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
     assert "'metric': 'tool_trajectory_avg_score', 'passed': True" in printed
+
+
+def test_hostile_text_in_an_eval_set_and_in_span_names_is_shown_as_text():
+    import hostile_payloads as hp
+    from google.adk.evaluation.eval_case import EvalCase, IntermediateData, Invocation
+    from google.adk.evaluation.eval_set import EvalSet
+    from google.genai import types
+
+    from agentnb.core.render.waterfall import waterfall_html
+    payloads = hp.texts("eval")
+
+    def turn(text):
+        return Invocation(user_content=types.Content(role="user", parts=[types.Part(text=text)]),
+                          final_response=types.Content(role="model", parts=[types.Part(text=text)]),
+                          intermediate_data=IntermediateData(tool_uses=[
+                              types.FunctionCall(name="lookup", args={"q": text})]))
+    eval_set = EvalSet(eval_set_id="hostile", eval_cases=[
+        EvalCase(eval_id="payloads", conversation=[turn(t) for t in payloads])])
+    runner = NotebookRunner(LlmAgent(name="echo", model=ScriptedLlm()), display=False)
+    frame = asyncio.run(runner.evaluate(eval_set, config={"response_match_score": 0.8}))
+    assert frame[frame.metric == "response_match_score"].passed.tolist() == [True]   # echoed
+    html = LiveView(runner.trace, None, "case", session_id=frame.session_id[0]).html()
+    text = check_agentnb_html(html)
+    missing = [t for t in payloads if hp.shown(t) not in text]
+    assert not missing, missing[:3]
+    spans = [{"span_id": f"{i:016x}", "parent_id": None, "name": t, "start": i, "end": i + 1,
+              "invocation_id": None, "event_id": None, "call_id": None}
+             for i, t in enumerate(payloads)]
+    check_agentnb_html(waterfall_html(spans))
