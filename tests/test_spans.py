@@ -164,3 +164,18 @@ def test_a_users_span_inside_a_tool_is_recorded_under_it():
     result = json.loads(out.splitlines()[-1])
     assert "my step" in result["names"] and "my cell" not in result["names"]
     assert result["parent"] and result["invocation"]
+
+
+def test_the_default_runner_sets_up_no_opentelemetry():
+    out = run_scenario('''
+        from opentelemetry import trace
+        import agentnb.adk.spans as spans
+        runner = NotebookRunner(make_agent(), display=False)
+        asyncio.run(runner.ask("1+2?"))
+        print(json.dumps({"provider": type(trace.get_tracer_provider()).__name__,
+                          "hub": spans._hub is not None, "spans": len(runner.spans()),
+                          "records_spans": runner.records_spans}))
+    ''')
+    import json
+    assert json.loads(out.splitlines()[-1]) == {"provider": "ProxyTracerProvider", "hub": False,
+                                                "spans": 0, "records_spans": False}
