@@ -30,6 +30,13 @@ PRINTED = {
     "08_history_with_pandas.ipynb": {
         "nb08-save-load": "the loaded trace has the same history: True",
     },
+    "12_evals_and_time.ipynb": {
+        "nb12-saved": "eval cases in the file: 1",
+        "nb12-passed": "passed: [True, True]",
+        "nb12-regression": "passed: [False, False]",
+        "nb12-spans-join": "the tool span's event: ['function_response']",
+        "nb12-exporter": "your exporter got the same spans as runner.spans(): True",
+    },
     "06_livekit_jobcontext.ipynb": {
         "lk06-left-behind": "threads the job left running: []",
         "lk06-refused": "could not connect to the LiveKit server at ws://127.0.0.1:",

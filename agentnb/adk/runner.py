@@ -17,10 +17,12 @@ from ..core.fold import state_after
 from ..core.recorded import Invocation, Recorded
 from ..core.records import Fact
 from ..core.trace import Trace
+from .evals import Evals
 from .hitl import Answers
 from .logs import captured
 from .memory import ObservedMemory
 from .observer import AdkObserver
+from .spans import Spans
 
 _APP_NAME = re.compile(r"^[A-Za-z][\w-]*$")
 
@@ -34,7 +36,7 @@ def _as_content(message: Any) -> Any:
                     f"not {type(message).__name__}")
 
 
-class NotebookRunner(Answers, Recorded):
+class NotebookRunner(Answers, Evals, Spans, Recorded):
     """ADK's own `Runner` on an `App` observed by agentnb (see docs/api.md). `root` is any
     ADK agent, an `App` (its plugins and configs kept, agentnb's observer added first) or a
     `Workflow` (any ADK 2.x node)."""
@@ -43,7 +45,8 @@ class NotebookRunner(Answers, Recorded):
                  state: dict[str, Any] | None = None, session_id: str | None = None,
                  session_service: Any = None, artifact_service: Any = None,
                  memory_service: Any = None, plugins: Any = (), display: bool = True,
-                 credential_service: Any = None, capture_logs: bool = True) -> None:
+                 credential_service: Any = None, capture_logs: bool = True,
+                 spans: bool = False) -> None:
         from google.adk.artifacts import InMemoryArtifactService
         from google.adk.memory import InMemoryMemoryService
         from google.adk.runners import Runner
@@ -84,6 +87,8 @@ class NotebookRunner(Answers, Recorded):
         self._ready: set[str] = set()
         self._parent: tuple[str, str] | None = None
         self.last_invocation: Invocation | None = None
+        if spans:   # opt-in: recording OpenTelemetry spans costs CPU (see adk/spans.py)
+            self.record_spans()
 
     def __repr__(self) -> str:
         return (f"<NotebookRunner app={self.app_name!r} agent={self.agent.name!r} "
@@ -237,7 +242,8 @@ class NotebookRunner(Answers, Recorded):
             session_service=self.session_service,
             artifact_service=self.adk_runner.artifact_service,
             memory_service=self.memory.inner, plugins=self._plugins,
-            display=self.display, credential_service=self.adk_runner.credential_service)
+            display=self.display, credential_service=self.adk_runner.credential_service,
+            spans=self.records_spans)
         child._parent = (session_id, at)
         await child._ensure_session(child.session_id)
         self.trace.append(Fact(session_id, at, time.time(), "fork",

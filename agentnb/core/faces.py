@@ -23,6 +23,15 @@ class Faces(Protocol):
                   owner: Any = None) -> AbstractContextManager[bool]:
         """Around one run: shows its card live in a notebook; yields whether it did."""
 
+    def refresh_card(self, trace: Trace, invocation_id: str) -> None:
+        """Draw a finished card again with what was recorded about its run since (LiveKit's
+        `expect` checks made after `ask` returned)."""
+
+    def live_session_card(self, trace: Trace, session_id: str, title: str,
+                          enabled: bool = True) -> AbstractContextManager[bool]:
+        """Around the runs of one session (an eval case): shows the session's card live in a
+        notebook; yields whether it did."""
+
 
 _factory: Callable[[], Faces] | None = None
 

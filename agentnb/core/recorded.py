@@ -6,7 +6,7 @@ import os
 from contextlib import AbstractContextManager
 from typing import Any
 
-from . import codec, frames
+from . import codec, frames, timing
 from .faces import faces
 from .fold import states_by_turn
 from .records import ArtifactVersion, ContextSnapshot, Event, InvocationEnd, Session, StateChange
@@ -38,6 +38,12 @@ class Recorded:
 
     def invocations(self, session_id: str | None = None, *, reveal: bool = False) -> Any:
         return frames.invocations(self.trace.snapshot(), session_id, reveal)
+
+    def spans(self, session_id: str | None = None) -> Any:
+        """Where the time went: one row per recorded span (`session_id, span_id, parent_id,
+        name, start, end, duration_s, invocation_id, event_id, call_id`); see
+        `record_spans()`. Empty when no spans were recorded."""
+        return timing.spans_frame(self.trace.snapshot(), session_id)
 
     def save(self, path: str | os.PathLike[str], *, reveal: bool = False) -> str | os.PathLike[str]:
         """Write the trace as JSON Lines; secrets masked unless `reveal=True`."""

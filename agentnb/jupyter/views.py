@@ -26,6 +26,8 @@ SNAPSHOT_EVERY_S = 2.0      # a dashboard re-saves its full snapshot at most thi
 _following: weakref.WeakSet[LiveView] = weakref.WeakSet()
 _style_carried = False   # an output shown in this kernel already carries the stylesheet
 _card_widgets: list[Any] = []   # widgets of finished cards, shown nowhere, for the next cards
+_finished_cards: dict[tuple[int, str], LiveView] = {}   # (trace, invocation) -> its shown card
+FINISHED_KEPT = 32              # finished cards that can still be drawn again (refresh_card)
 
 
 def in_kernel() -> bool:
@@ -41,9 +43,10 @@ class LiveView:
     """A view of a trace (one invocation, or everything) that can follow it live."""
 
     def __init__(self, trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
-                 reveal: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+                 reveal: bool = False, clock: Callable[[], float] = time.monotonic,
+                 session_id: str | None = None) -> None:
         self.trace, self.invocation_id, self.reveal, self.clock = trace, invocation_id, reveal, clock
-        self.sections = Sections(invocation_id, title, reveal)
+        self.sections = Sections(invocation_id, title, reveal, session_id)
         self.cursor = len(trace)
         self.sections.add(trace.snapshot()[: self.cursor])
         self._widget: Any = None
@@ -95,13 +98,17 @@ class LiveView:
     def _static_bundle(self) -> dict[str, Any]:
         return {"text/plain": self.text(), "text/html": self.sections.html(style=self._carries_style())}
 
+    def _is_card(self) -> bool:
+        """A card (of an invocation, or of one session: an eval case) ends; a dashboard goes on."""
+        return self.invocation_id is not None or self.sections.session_id is not None
+
     def _carries_style(self) -> bool:
         """Whether this view's saved output carries agentnb's stylesheet: every dashboard, and
         the first view shown in this kernel; the page then styles every other card (the CSS
         is ~3 kB, paid once per notebook instead of once per card)."""
         global _style_carried
         if self._styled is None:
-            self._styled = self.invocation_id is None or not _style_carried
+            self._styled = not self._is_card() or not _style_carried
             _style_carried = True
         return self._styled
 
@@ -126,7 +133,7 @@ class LiveView:
     @property
     def widget(self) -> Any:
         if self._widget is None:
-            self._widget = (_card_widgets.pop() if self.invocation_id and _card_widgets
+            self._widget = (_card_widgets.pop() if self._is_card() and _card_widgets
                             else new_widget())
             reset_widget(self._widget, self.sections.html(style=False), self.sections.status())
         return self._widget
@@ -172,7 +179,8 @@ class LiveView:
         send_patch(self._widget, ops)
         self.messages_sent += 1
         self._widget.status = self.sections.status()
-        if self.invocation_id is None and any(r.kind == "invocation_end" for r in new):
+        if self.invocation_id is None and self.sections.session_id is None \
+                and any(r.kind == "invocation_end" for r in new):
             self._snapshot_due = True
         self._save_snapshot_when_due()
 
@@ -207,6 +215,15 @@ class LiveView:
         except Exception:
             log.warning("agentnb could not update a view", exc_info=True)
 
+    def show_later_records(self) -> None:
+        """A finished card draws its static output again with the records added since."""
+        new = self.trace.snapshot(self.cursor)
+        self.cursor += len(new)
+        self.sections.add(new)
+        if self._display is not None:
+            self._display.update(self._static_bundle(), raw=True)
+            self._shown_at = self.cursor
+
     def save_snapshot(self) -> None:
         """Make the widget's saved state the full snapshot (what a saved notebook shows)."""
         self._snapshot_due, self._snapshot_at = False, self.clock()
@@ -229,7 +246,7 @@ class LiveView:
                 # The output becomes the finished snapshot; the widget, shown nowhere now,
                 # serves the next card (a saved notebook keeps every widget model it saw).
                 self._show(live=False)
-                if self._widget is not None and self.invocation_id is not None:
+                if self._widget is not None and self._is_card():
                     _card_widgets.append(self._widget)
                     self._widget = None
             elif self._widget is not None:   # hosted by a form: the widget stays on the page
@@ -283,6 +300,34 @@ def view(trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
     return LiveView(trace, invocation_id, title, reveal)
 
 
+def refresh_card(trace: Trace, invocation_id: str) -> None:
+    """Draw the finished card of `invocation_id` again, with what was recorded since."""
+    card = _finished_cards.get((id(trace), invocation_id))
+    if card is not None and card.trace is trace:
+        try:
+            card.show_later_records()
+        except Exception:
+            log.warning("agentnb could not update a view", exc_info=True)
+
+
+@contextmanager
+def live_session_card(trace: Trace, session_id: str, title: str,
+                      enabled: bool = True) -> Iterator[bool]:
+    """Show a live card of one session (an eval case's) while the body runs; it becomes its
+    static snapshot when the body ends. Yields whether it was shown."""
+    if not enabled or not in_kernel():
+        yield False
+        return
+    from IPython.display import display
+    card = LiveView(trace, None, title, session_id=session_id)
+    card.follow()
+    display(card)
+    try:
+        yield True
+    finally:
+        card.finish()
+
+
 @contextmanager
 def live_card(trace: Trace, invocation_id: str, enabled: bool = True,
               owner: Any = None) -> Iterator[bool]:
@@ -301,6 +346,9 @@ def live_card(trace: Trace, invocation_id: str, enabled: bool = True,
         yield True
     finally:
         card.finish()
+        _finished_cards[(id(trace), invocation_id)] = card
+        while len(_finished_cards) > FINISHED_KEPT:
+            del _finished_cards[next(iter(_finished_cards))]
         for request in getattr(owner, "pending_credentials", lambda: [])():
             if request["invocation_id"] == invocation_id:
                 display(credential_form(owner, request))

@@ -19,6 +19,7 @@ from ..core.records import Fact, InvocationEnd, InvocationStart
 from ..core.trace import Trace
 from . import internals, runtime
 from .entry import JobEntry
+from .expect import watch_checks
 from .logs import JobLogCapture
 from .mapping import describe, new_id
 from .observer import JobObserver
@@ -193,6 +194,8 @@ class NotebookJob(Recorded):
                 elif invocation_id in self.observer.turn_interrupted:
                     status = "interrupted"
                 self.last_result = result
+                watch_checks(result, self.trace, self.session_id or "", invocation_id,
+                             bool(getattr(self, "display", False)))
                 return result
             finally:
                 self.observer.turn_errors.pop(invocation_id, None)

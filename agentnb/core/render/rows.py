@@ -189,7 +189,7 @@ def log_html(f: Fact, reveal: bool = False) -> str:
 FACT_NAMES = {"memory_search": "memory search", "memory_add": "memory add",
               "auth_request": "auth request", "usage": "usage", "end_invocation": "end_invocation",
               "tool_error": "tool error", "model_error": "model error", "rewind": "rewind",
-              "fork": "fork"}
+              "fork": "fork", "expect": "expect"}
 
 
 def fact_html(f: Fact, reveal: bool = False, calls: dict[str, int] | None = None) -> str:
@@ -243,6 +243,11 @@ def _fact_words(f: Fact, reveal: bool, calls: dict[str, int]) -> str | None:
                 f'<span class=anb-error>{esc(clip(mask_text(str(d.get("error", ""))), 300))}</span>')
     if topic == "rewind":
         return f"the session went back to before invocation {esc(d.get('before', ''))}"
+    if topic == "expect":   # a LiveKit RunResult.expect check made in the cell
+        held = chip("held", "anb-s-ok") if d.get("passed") else chip("failed", "anb-s-error")
+        why = (f' <span class=anb-error>{esc(clip(mask_text(str(d["message"])), 300))}</span>'
+               if d.get("message") else "")
+        return f'{held} <code>{esc(clip(mask_text(str(d.get("check", ""))), 300))}</code>{why}'
     if topic == "fork":
         over = d.get("overrides") or []
         return (f"forked into session {esc(d.get('child_session_id', ''))}"

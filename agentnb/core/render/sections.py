@@ -16,16 +16,20 @@ from ..records import (SCOPES, ArtifactVersion, ContextSnapshot, Event, Fact, In
                        InvocationStart, Record, Session, StateChange)
 from .diagram import Step, sequence_steps
 from .escape import ROOT_CLASS, chip, clip, esc, stylesheet, visible
+from .evals import eval_chip, eval_html, eval_text
 from .rows import (REQUESTS, artifact_html, change_html, context_facts, context_html,
                    context_line, event_html, event_text, fact_html, fact_section, group_html,
                    invocation_head, invocation_line, nested_run_html, no_op, running_html,
                    session_words, short)
+from .waterfall import waterfall_html, waterfall_text
 
 LANE_TITLES = {"app": "app: (every user of the app)", "user": "user: (this user, every session)",
                "session": "session (this conversation)", "temp": "temp: (this invocation only)",
                "userdata": "userdata (LiveKit session)", "attributes": "participant attributes"}
 SECTION_TITLES = {"sessions": "Sessions", "job": "Job, room and process",
-                  "invocations": "Invocations", "events": "Timeline",
+                  "invocations": "Invocations",
+                  "evals": "Evaluation (ADK's metrics; expected and actual side by side)",
+                  "events": "Timeline", "time": "Where the time went (OpenTelemetry spans)",
                   "state": "State (old → new as applied; seq: order in the session)",
                   "artifacts": "Artifacts", "logs": "Logs (with their log_context_fields)",
                   "facts": "Memory, auth, usage and more", "context": "Context explorer"}
@@ -36,11 +40,15 @@ CLOSED = ("context",)           # sections drawn folded, live and in a snapshot
 class Sections:
     """The rendered view of a set of records: a head, and rows per section (state lanes are
     sections `lane-<scope>`). `add(records)` returns the patch ops for what they add, which is
-    what the live widget sends; `html()` and `text()` are the static faces."""
+    what the live widget sends; `html()` and `text()` are the static faces. A view of one
+    invocation is its card; with `session_id` (and no invocation) it is the card of one
+    session, as an eval case's is."""
 
     def __init__(self, invocation_id: str | None = None, title: str = "agentnb",
-                 reveal: bool = False) -> None:
+                 reveal: bool = False, session_id: str | None = None) -> None:
         self.invocation_id, self.title, self.reveal = invocation_id, title, reveal
+        self.session_id = session_id
+        self._verdict: str | None = None       # a session card's eval verdict, once known
         self.head = dashboard_head(title, None)
         self.rows: dict[str, list[str]] = {}
         self.counts: dict[str, int] = {}
@@ -66,6 +74,8 @@ class Sections:
         self._asks: dict[str, tuple[str | None, str]] = {}   # request call id -> (inv, what)
 
     def _mine(self, r: Record) -> bool:
+        if self.session_id is not None and getattr(r, "session_id", None) != self.session_id:
+            return False
         return self.invocation_id is None or getattr(r, "invocation_id", None) == self.invocation_id
 
     def add(self, records: Iterable[Record]) -> list[Op]:
@@ -87,7 +97,7 @@ class Sections:
             patch.append(TailOp(op="tail", section="events", html=self.tails["events"]))
         if head_changed:
             head = (self._invocation_head() if self.invocation_id is not None
-                    else dashboard_head(self.title, self._connection))
+                    else dashboard_head(self.title, self._connection, self._verdict))
             if head != self.head:
                 self.head = head
                 patch.insert(0, HeadOp(op="head", html=head))
@@ -97,7 +107,7 @@ class Sections:
         """Render one record into `ops`; True when the head changes."""
         if isinstance(r, Session):
             self._sessions[r.session_id] = r
-            if self.invocation_id is None:
+            if self.invocation_id is None and self._mine(r):
                 parent = (f" · fork of {r.parent_session_id} after {r.forked_at}"
                           if r.parent_session_id else "")
                 where, who = session_words(r)
@@ -158,6 +168,15 @@ class Sections:
                       f"artifact {r.filename} v{r.version} {r.mime_type} {r.size_bytes} bytes")
         elif isinstance(r, ContextSnapshot):
             self._add_context(r, ops)
+        elif isinstance(r, Fact) and r.topic == "spans":   # a card's waterfall
+            if self.invocation_id is not None or self.session_id is not None:
+                self._put(ops, "time", waterfall_html(r.data.get("spans") or [], self._calls),
+                          waterfall_text(r.data.get("spans") or []))
+        elif isinstance(r, Fact) and r.topic == "eval":
+            self._put(ops, "evals", eval_html(r.data, self.reveal), eval_text(r.data))
+            if self.session_id is not None:
+                self._verdict = str(r.data.get("status", ""))
+                return True
         elif isinstance(r, Fact):
             if r.topic == "tool_error":
                 self._running.pop(r.data.get("function_call_id") or "", None)
@@ -262,6 +281,8 @@ class Sections:
 
     def status(self) -> str:
         """running, ok, error, interrupted, or waiting (ended asking the client something)."""
+        if self.session_id is not None and not self.invocation_id:   # an eval case's card
+            return {None: "running", "passed": "ok"}.get(self._verdict, "error")
         if not self.invocation_id:
             return ""
         end = self._ends.get(self.invocation_id)
@@ -272,7 +293,7 @@ class Sections:
     def html(self, style: bool = True) -> str:
         """The static snapshot: bounded, with no script; self-contained with `style` (without,
         it leans on a stylesheet an earlier output of the page carries)."""
-        kind = "card" if self.invocation_id else "dashboard"
+        kind = "card" if self.invocation_id or self.session_id else "dashboard"
         css = f"<style>{stylesheet()}</style>" if style else ""
         # mathjax_ignore (in ROOT_CLASS): JupyterLab typesets $…$ in HTML outputs with MathJax
         return (f'<div class="{ROOT_CLASS}" data-view="{kind}" data-status="{esc(self.status())}">'
@@ -311,7 +332,8 @@ class Sections:
                 f'</span></summary>{body}</details>')
 
     def text(self) -> str:
-        head = self.title + (f" [{self._connection}]" if self._connection else "")
+        head = self.title + (f" [{self._connection}]" if self._connection else "") + (
+            f" [{self._verdict}]" if self._verdict else "")
         if self.invocation_id:
             start = self._starts.get(self.invocation_id)
             head = f"invocation {self.invocation_id} [{self.status()}]" + (
@@ -335,9 +357,10 @@ def connection_words(data: dict[str, Any], before: str | None) -> str | None:
     return state or before
 
 
-def dashboard_head(title: str, connection: str | None) -> str:
-    """A dashboard's head: its title, and a LiveKit job's room connection when it has one."""
-    chip_html = ""
+def dashboard_head(title: str, connection: str | None, verdict: str | None = None) -> str:
+    """A dashboard's head: its title, and a LiveKit job's room connection when it has one (a
+    session's card: its eval verdict)."""
+    chip_html = " " + eval_chip(verdict) if verdict else ""
     if connection:
         word = connection.split(":", 1)[0]
         status = {"connected": "ok", "reconnecting": "running", "connecting": "running"}.get(
