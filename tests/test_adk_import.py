@@ -112,7 +112,7 @@ def test_bad_files_say_what_they_are(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "bad.json").write_text(json.dumps({"id": "s", "events": [{"actions": 3}]}))
     (tmp_path / "text.txt").write_text("not json at all")
-    for name, message in [("list.json", "neither an agentnb trace nor an ADK session"),
+    for name, message in [("list.json", "is not an agentnb trace .* nor an ADK session"),
                           ("bad.json", "is not an ADK session: "),
                           ("text.txt", "cannot read .* as an ADK session")]:
         with pytest.raises(ValueError, match=message) as caught:

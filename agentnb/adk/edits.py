@@ -8,12 +8,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from ..core.failure import STOPPED_MARK
 from ..core.trace import Trace
 from .observer import AdkObserver
 
 NOTEBOOK = "notebook"   # the source of a change made with set_state
 STOPPED = "stopped from the notebook (its card's Stop button, or runner.stop())"
-STOPPED_MARK = "__agentnb_stopped__"   # set on the CancelledError of a run stop() ended
 
 
 class Edits:

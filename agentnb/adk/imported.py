@@ -33,8 +33,9 @@ def read_session(source: Any) -> Any:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"agentnb: cannot read {where} as an ADK session: {exc}") from None
     if not isinstance(source, dict) or "events" not in source:
-        raise ValueError(f"agentnb: {where} is neither an agentnb trace nor an ADK session "
-                         "(a JSON object with id, appName, userId, state and events)")
+        raise ValueError(f"agentnb: {where} is not an agentnb trace (no 'agentnb-trace' header) "
+                         "nor an ADK session (a JSON object with id, appName, userId, state "
+                         "and events)")
     try:
         return Session.model_validate(source)
     except ValidationError as exc:

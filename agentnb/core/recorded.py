@@ -47,7 +47,7 @@ class Recorded:
     def view(self, *, reveal: bool = False) -> Any:
         """The dashboard: sessions, invocations, state lanes, artifacts, live while it runs.
         `reveal=True` shows secrets unmasked in this view only."""
-        return faces().view(self.trace, None, self.title, reveal)
+        return faces().view(self.trace, None, self.title, reveal, self)
 
     def _live(self, invocation_id: str) -> AbstractContextManager[bool]:
         """A context manager around one invocation or turn: shows its live card in a notebook

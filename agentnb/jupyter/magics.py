@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from ..core.failure import MARK
+from ..core.failure import MARK, STOPPED_MARK
 
 FRAMES = ("history", "timeline", "events", "artifacts", "invocations")
 _CELL_MAGICS = ("adk", "lk")
@@ -311,7 +311,8 @@ def _one_line_interrupt(shell: Any, etype: type, value: BaseException, tb: Any,
     if invocation is None:
         stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     else:
-        stb = [f"agentnb: interrupted; invocation {invocation} is recorded as interrupted "
+        how = "stopped" if getattr(value, STOPPED_MARK, False) else "interrupted"
+        stb = [f"agentnb: {how}; invocation {invocation} is recorded as interrupted "
                f"(see its card)"]
     shell._showtraceback(etype, value, stb)   # the cell fails, so Run All stops here
     return stb
