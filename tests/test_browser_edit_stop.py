@@ -25,7 +25,7 @@ async def wait_for_ever(tool_context: ToolContext) -> dict:
 runner = NotebookRunner(LlmAgent(name="waiter", tools=[note, wait_for_ever],
                                  model=ScriptedLlm([call("note", text="kept"), call("wait_for_ever"),
                                                     reply("never")])))''',
-    "runner.view()",
+    "runner.view(edit=True)",
     'inv = await runner.ask("Wait for ever")',
 ]
 

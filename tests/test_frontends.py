@@ -106,3 +106,11 @@ def test_the_editor_reads_json_and_says_what_it_refuses():
         with pytest.raises(ValueError, match=message) as caught:
             parse_edit(key, value)
         assert "\n" not in str(caught.value)
+
+
+def test_only_a_runner_view_can_edit():
+    runner = finished_runner()
+    assert runner.view(edit=True).owner is runner and runner.view().owner is None
+    from agentnb.core.recorded import LoadedTrace
+    with pytest.raises(TypeError, match=r"view\(edit=True\) needs a runner with set_state"):
+        LoadedTrace(runner.trace, {}, "x").view(edit=True)

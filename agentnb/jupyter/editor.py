@@ -1,6 +1,6 @@
-"""The state editor under a runner's dashboard: a key, a JSON value, and a button that writes
-them with the runner's `set_state` (an event with a `state_delta`, through ADK's session
-service). The dashboard's lanes show the change as any other.
+"""The state editor under a runner's dashboard (`runner.view(edit=True)`): a key, a JSON value,
+and a button that writes them with the runner's `set_state` (an event with a `state_delta`,
+through ADK's session service). The dashboard's lanes show the change as any other.
 
 It is a form of its own, not part of the dashboard's widget: the dashboard's output becomes
 its static snapshot after each cell (what a saved notebook keeps), and an edit control has to

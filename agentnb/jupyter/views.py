@@ -288,7 +288,7 @@ def _catch_up_all(*_: object) -> None:
 
 class DashboardView(LiveView):
     """`runner.view()`: sessions, invocations, timeline, state lanes, artifacts, context;
-    shown in a kernel with a state editor under it when its owner can `set_state`."""
+    shown in a kernel with a state editor under it when it has an owner (`view(edit=True)`)."""
 
     def __init__(self, trace: Trace, title: str = "agentnb", reveal: bool = False,
                  owner: Any = None) -> None:
