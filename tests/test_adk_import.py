@@ -164,3 +164,14 @@ def test_from_session_refuses_a_session_id_the_service_has(saved):
         return (await other.get_session()).state
     state = asyncio.run(go())
     assert state["cart"] == ["tea"]
+
+
+def test_the_load_magic_reads_a_session_file(saved):
+    from IPython.testing.globalipapp import get_ipython
+    shell = get_ipython()
+    shell.run_line_magic("load_ext", "agentnb")
+    try:
+        loaded = shell.run_line_magic("agentnb", f"load {saved}")
+        assert loaded.invocations().user_text.tolist() == ["add tea", "bye"]
+    finally:
+        shell.run_line_magic("unload_ext", "agentnb")
