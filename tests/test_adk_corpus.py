@@ -21,6 +21,7 @@ from google.adk.apps import App
 from google.adk.events import Event, EventActions
 from google.adk.events._interrupts import index_open_interrupts
 from google.adk.plugins.base_plugin import BasePlugin
+from google.adk.sessions import Session
 
 import agentnb
 from agentnb.adk import NotebookRunner
@@ -202,6 +203,35 @@ def test_replay_invariant_every_session(played):
         folded = _fold(played.runner.history(sid, reveal=True))
         # ADK reports a key set to None as present with None; history's fold does the same.
         assert folded == _adk_state(session), f"{played.case.name}: session {sid} ({app})"
+
+
+def test_every_session_loads_back_from_adk_as_adk_stores_it(played):
+    """Issue 18 (2): each session ADK stored, read with agentnb.load (as `adk run
+    --save_session` would write it): the fold of its history is the state the file holds
+    (JSON: typed values as their JSON), its events are ADK's events, in order."""
+    played.check()
+    from google.adk.events._internal_metadata import public_session
+    for (_, _, sid), session in _sessions(played).items():
+        dumped = public_session(session).model_dump_json(exclude_none=True, by_alias=True)
+        read = Session.model_validate_json(dumped)
+        loaded = agentnb.load(read)
+        assert _fold(loaded.history(reveal=True)) == _adk_state(read), f"{played.case.name}: {sid}"
+        assert list(loaded.events().event_id) == [e.id for e in session.events], played.case.name
+
+
+def test_the_user_session_restores_into_a_new_runner(played):
+    """Issue 18 (2): from_session puts the stored events into a new runner's session service
+    (as `adk run --resume` does); the replay invariant holds there too."""
+    played.check()
+    session = next(s for (_, _, sid), s in _sessions(played).items() if sid == played.sessions[0])
+
+    async def restore():
+        runner = await NotebookRunner.from_session(played.case.root, session, display=False)
+        return runner, await runner.get_session()
+    runner, restored = asyncio.run(restore())
+    assert [e.id for e in restored.events] == [e.id for e in session.events]
+    assert _adk_state(restored) == _adk_state(session)
+    assert _fold(runner.history(reveal=True)) == _adk_state(restored), played.case.name
 
 
 def test_every_stored_event_is_in_events(played):
