@@ -65,7 +65,7 @@ def test_load_reads_the_session_adk_run_saved(saved):
     history = loaded.history(reveal=True)
     assert _fold(history) == stored.state        # the replay invariant, on ADK's own file
     assert list(loaded.events().event_id) == [e.id for e in stored.events]
-    sources = set(zip(history.key, history.source))
+    sources = set(zip(history.key, history.source, strict=True))
     assert {("app:currency", "initial"), ("_time", "initial"), ("cart", "event:shop"),
             ("user:visits", "event:shop"), ("last_reply", "event:shop")} <= sources
     # times are the events' own, not the time of loading
@@ -105,7 +105,7 @@ def test_a_session_of_a_live_runner_loads_too():
         return await service.get_session(app_name="demo", user_id="u", session_id=session.id)
     session = asyncio.run(run())
     history = agentnb.load(session).history()
-    assert list(zip(history.key, history.source)) == [("mood", "user"), ("said", "event:echo")]
+    assert list(zip(history.key, history.source, strict=True)) == [("mood", "user"), ("said", "event:echo")]
 
 
 def test_bad_files_say_what_they_are(tmp_path):

@@ -48,7 +48,9 @@ def finished_runner() -> NotebookRunner:
 def test_the_live_bundle_falls_back_to_the_card_and_one_line(monkeypatch, where, widgets, line):
     here = front_end(where.get("environ", {}), where.get("modules", {}))
     monkeypatch.setattr(views, "front_end", lambda: here)
-    view = views.LiveView(finished_runner().trace)
+    runner = finished_runner()
+    assert front_end({}, colab()).hint() not in views.LiveView(runner.trace)._static_bundle()["text/html"]
+    view = views.LiveView(runner.trace).follow(asyncio.new_event_loop())   # as a live view is
     live, static = view._live_bundle(), view._static_bundle()
     assert (WIDGET_MIME in live) is widgets
     html = live["text/html"]

@@ -97,10 +97,11 @@ class LiveView:
 
     def _static_bundle(self, hint: bool = False) -> dict[str, Any]:
         """The snapshot; with the front end's line on how to see it live when `hint`, or
-        when the front end gets no widget at all (Colab without its widget manager)."""
+        when it would have been live but the front end gets no widget at all (Colab without
+        its widget manager)."""
         html = self.sections.html(style=self._carries_style())
         front = front_end()
-        if hint or not front.widgets:
+        if hint or (not front.widgets and self._throttle is not None):
             html = front.hint() + html
         return {"text/plain": self.text(), "text/html": html}
 
