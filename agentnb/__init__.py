@@ -8,6 +8,7 @@ and wires the Jupyter layer in as the core's front end.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from .core import faces as _faces
@@ -29,10 +30,20 @@ __all__ = [
 _faces.register(lambda: importlib.import_module("agentnb.jupyter.views"))
 
 
-def load(path: Any) -> LoadedTrace:
-    """Read a trace saved with `save(path)`: an object with the DataFrame methods and `view()`."""
+def load(source: Any) -> LoadedTrace:
+    """Read a trace saved with `save(path)`, or an ADK session (the JSON `adk run
+    --save_session` writes or `adk web` exports, or a `Session` object): an object with the
+    DataFrame methods and `view()`."""
+    from .core import codec
     from .core.recorded import load as _load
-    return _load(path)
+    if isinstance(source, (str, os.PathLike)) and (codec.is_trace(source)
+                                                  or not os.path.isfile(source)):
+        return _load(source)   # a missing file: its own error
+    try:
+        from .adk.imported import load_session
+    except ImportError:   # no ADK installed: this can only be meant as a trace
+        return _load(source)
+    return load_session(source)
 
 
 def compare(a: Recorded, b: Recorded, *, reveal: bool = False) -> Any:

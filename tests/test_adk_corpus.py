@@ -16,17 +16,18 @@ from dataclasses import dataclass, field
 import corpus_adk
 import pandas as pd
 import pytest
-from corpus_adk import Answer, Ask, Confirm, Credential, External, Remember, Rewind
+from corpus_adk import Answer, Ask, Confirm, Credential, External, Remember, Rewind, SetState
 from google.adk.apps import App
 from google.adk.events import Event, EventActions
 from google.adk.events._interrupts import index_open_interrupts
 from google.adk.plugins.base_plugin import BasePlugin
+from google.adk.sessions import Session
 
 import agentnb
 from agentnb.adk import NotebookRunner
 
 WRITERS = re.compile(
-    r"^(initial|user|rewind|external"
+    r"^(initial|user|rewind|external|notebook"
     r"|(output_key|before_agent_callback|after_agent_callback|before_model_callback"
     r"|after_model_callback|before_tool_callback|after_tool_callback|tool|event):.+)$")
 
@@ -131,6 +132,8 @@ async def _play(case) -> Played:
                 actions=EventActions(state_delta=dict(turn.state_delta))))
             if turn.sync:
                 await runner.sync()
+        elif isinstance(turn, SetState):
+            await runner.set_state(dict(turn.delta))
         elif isinstance(turn, Remember):
             session = await runner.get_session()
             await case.runner_kwargs["memory_service"].add_session_to_memory(session)
@@ -200,6 +203,35 @@ def test_replay_invariant_every_session(played):
         folded = _fold(played.runner.history(sid, reveal=True))
         # ADK reports a key set to None as present with None; history's fold does the same.
         assert folded == _adk_state(session), f"{played.case.name}: session {sid} ({app})"
+
+
+def test_every_session_loads_back_from_adk_as_adk_stores_it(played):
+    """Issue 18 (2): each session ADK stored, read with agentnb.load (as `adk run
+    --save_session` would write it): the fold of its history is the state the file holds
+    (JSON: typed values as their JSON), its events are ADK's events, in order."""
+    played.check()
+    from google.adk.events._internal_metadata import public_session
+    for (_, _, sid), session in _sessions(played).items():
+        dumped = public_session(session).model_dump_json(exclude_none=True, by_alias=True)
+        read = Session.model_validate_json(dumped)
+        loaded = agentnb.load(read)
+        assert _fold(loaded.history(reveal=True)) == _adk_state(read), f"{played.case.name}: {sid}"
+        assert list(loaded.events().event_id) == [e.id for e in session.events], played.case.name
+
+
+def test_the_user_session_restores_into_a_new_runner(played):
+    """Issue 18 (2): from_session puts the stored events into a new runner's session service
+    (as `adk run --resume` does); the replay invariant holds there too."""
+    played.check()
+    session = next(s for (_, _, sid), s in _sessions(played).items() if sid == played.sessions[0])
+
+    async def restore():
+        runner = await NotebookRunner.from_session(played.case.root, session, display=False)
+        return runner, await runner.get_session()
+    runner, restored = asyncio.run(restore())
+    assert [e.id for e in restored.events] == [e.id for e in session.events]
+    assert _adk_state(restored) == _adk_state(session)
+    assert _fold(runner.history(reveal=True)) == _adk_state(restored), played.case.name
 
 
 def test_every_stored_event_is_in_events(played):
@@ -410,6 +442,35 @@ def test_external_append_event_is_reconciled():
     assert set(external.key) >= {"task_status", "user:tier"}
     assert external[external.key == "task_status"].new.tolist() == ["active", "done"]
     assert set(external.invocation_id) == {"e-external-1", "e-external-3"}
+
+
+def test_set_state_goes_where_adk_puts_it():
+    """Issue 18 (1): set_state's event is in ADK's session, authored by the user with the
+    delta; app:/user: keys reach the user's next session; the tool reads the value set."""
+    p = _played("set_state")
+    first, second = p.sessions
+    sessions = {sid: s for (_, _, sid), s in _sessions(p).items()}
+    stored = [e for e in sessions[first].events if e.invocation_id.startswith("e-notebook-")]
+    assert [e.author for e in stored] == ["user", "user"]
+    assert stored[0].actions.state_delta == {"cart": ["coffee"], "app:currency": "EUR",
+                                             "user:name": "Ada"}
+    assert sessions[first].state["cart"] == p.case.extra["cart"]   # the tool read "coffee"
+    assert {k: sessions[second].state[k] for k in ("app:currency", "user:name")} == {
+        "app:currency": "EUR", "user:name": "Ada L."}
+    history = p.runner.history(first, reveal=True)
+    rows = history[history.source == "notebook"]
+    assert rows[rows.key == "cart"][["old", "new"]].values.tolist() == [[["tea"], ["coffee"]]]
+    events = p.runner.events(first)
+    assert set(events[events.event_id.isin([e.id for e in stored])].kind) == {"state"}
+
+
+def test_set_state_refuses_temp_keys_and_bad_input():
+    runner = NotebookRunner(corpus_adk.load("set_state").root, display=False)
+    for delta, error in [({"temp:x": 1}, "temp: keys live only during one invocation"),
+                         ({}, "non-empty dict"), ({1: 2}, "non-empty strings")]:
+        with pytest.raises((ValueError, TypeError), match=error):
+            asyncio.run(runner.set_state(delta))
+    assert len(runner.history()) == 0
 
 
 @pytest.mark.parametrize("name", ["long_running", "confirmation", "credential"])

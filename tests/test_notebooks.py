@@ -37,6 +37,16 @@ PRINTED = {
         "nb12-spans-join": "the tool span's event: ['function_response']",
         "nb12-exporter": "your exporter got the same spans as runner.spans(): True",
     },
+    "11_edit_and_import.ipynb": {
+        "nb11-set-state": "ADK stored an event by user with state_delta {'cart': ['coffee'], "
+                          "'user:name': 'Ada', 'app:currency': 'EUR'}\nagentnb: cannot set "
+                          "'temp:scratch': temp: keys live only during one invocation",
+        "nb11-after-edit": "the tool read the cart the notebook set: ['coffee', 'milk']",
+        "nb11-shared": "another session sees: {'app:currency': 'EUR', 'user:name': 'Ada'}\n"
+                       "replay invariant holds: True",
+        "nb11-from-session": "I can see 5 messages; the first was 'I like tea'.",
+        "nb11-stop": "status: interrupted | why: stopped from the notebook",
+    },
     "06_livekit_jobcontext.ipynb": {
         "lk06-left-behind": "threads the job left running: []",
         "lk06-refused": "could not connect to the LiveKit server at ws://127.0.0.1:",
@@ -58,6 +68,21 @@ def printed(cell) -> str:
 def errors_of(notebook) -> list:
     return [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
             if o.output_type == "error"]
+
+
+def test_the_edit_and_import_notebook_speaks_english_and_korean():
+    """Notebook 11: each `## ` heading is `English · 한국어`, with a `> **요약:** …` line in
+    the same cell."""
+    import re
+    notebook = nbformat.read(NOTEBOOKS[0].parent / "11_edit_and_import.ipynb", as_version=4)
+    headed = [c.source for c in notebook.cells if c.cell_type == "markdown"
+              and any(line.startswith("## ") for line in c.source.splitlines())]
+    assert len(headed) == 3
+    for source in headed:
+        heading = next(line for line in source.splitlines() if line.startswith("## "))
+        english, _, korean = heading[3:].partition(" · ")
+        assert re.search("[A-Za-z]", english) and re.search("[가-힣]", korean), heading
+        assert re.search(r"^> \*\*요약:\*\* .*[가-힣]", source, re.MULTILINE), heading
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.name)

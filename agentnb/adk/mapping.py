@@ -160,7 +160,10 @@ def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str,
                code: tuple[str, str, dict[str, Any]] | None = None) -> str:
     """The kind of an event (`code`: its `code_parts`, when it has code execution parts)."""
     if event.author == "user":
-        return "rewind" if event.actions.rewind_before_invocation_id else "user"
+        if event.actions.rewind_before_invocation_id:
+            return "rewind"
+        # a state write with no message (runner.set_state, ADK docs' append_event pattern)
+        return "state" if event.content is None and event.actions.state_delta else "user"
     if event.error_code or event.error_message:
         return "error"
     if code is not None:

@@ -17,6 +17,7 @@ from ..core.fold import state_after
 from ..core.recorded import Invocation, Recorded
 from ..core.records import Fact
 from ..core.trace import Trace
+from .edits import STOPPED, Edits
 from .evals import Evals
 from .hitl import Answers
 from .logs import captured
@@ -36,7 +37,7 @@ def _as_content(message: Any) -> Any:
                     f"not {type(message).__name__}")
 
 
-class NotebookRunner(Answers, Evals, Spans, Recorded):
+class NotebookRunner(Answers, Edits, Evals, Spans, Recorded):
     """ADK's own `Runner` on an `App` observed by agentnb (see docs/api.md). `root` is any
     ADK agent, an `App` (its plugins and configs kept, agentnb's observer added first) or a
     `Workflow` (any ADK 2.x node)."""
@@ -89,6 +90,25 @@ class NotebookRunner(Answers, Evals, Spans, Recorded):
         self.last_invocation: Invocation | None = None
         if spans:   # opt-in: recording OpenTelemetry spans costs CPU (see adk/spans.py)
             self.record_spans()
+        self._init_edits()
+
+    @classmethod
+    async def from_session(cls, root: Any, session: Any, *, session_id: str | None = None,
+                           **options: Any) -> NotebookRunner:
+        """A runner whose session holds the events of an ADK session (a file `adk run
+        --save_session` wrote or `adk web` exported, or a `Session`), put into its session
+        service as `adk run --resume` does, so the conversation goes on live. The app, user
+        and session id are the session's unless given (`app_name=`, `user_id=`,
+        `session_id=`); `options` are NotebookRunner's."""
+        from .imported import read_session, restore
+        stored = read_session(session)
+        options.setdefault("app_name", stored.app_name)
+        options.setdefault("user_id", stored.user_id)
+        runner = cls(root, session_id=session_id or stored.id, **options)
+        await restore(runner.observer, runner.session_service, stored, runner.app_name,
+                      runner.user_id, runner.session_id)
+        runner._ready.add(runner.session_id)
+        return runner
 
     def __repr__(self) -> str:
         return (f"<NotebookRunner app={self.app_name!r} agent={self.agent.name!r} "
@@ -161,20 +181,26 @@ class NotebookRunner(Answers, Evals, Spans, Recorded):
         with self._live(invocation_id) as shown, logs:
             invocation.shown_live = shown
             try:
-                async for _ in self.adk_runner.run_async(
-                        user_id=self.user_id, session_id=session_id, invocation_id=invocation_id,
-                        new_message=content, state_delta=state_delta):
-                    pass
+                await self._stoppable(invocation_id, session_id, self._consume(
+                    session_id, invocation_id, content, state_delta))
             except BaseException as exc:
                 __tracebackhide__ = True   # IPython leaves this frame out of what it prints
                 # Interrupts and cancellation skip ADK's after_run/on_run_error hooks.
                 status = "error" if isinstance(exc, Exception) else "interrupted"
                 self.observer.end(session_id, invocation_id, status,
-                                  f"{type(exc).__name__}: {exc}", full_traceback(exc))
+                                  STOPPED if self._stopped_here(invocation_id, exc)
+                                  else f"{type(exc).__name__}: {exc}", full_traceback(exc))
                 # The card has it all; the cell gets the user's own frames and the exception.
                 raise for_the_user(exc, invocation_id)  # noqa: B904
             self.observer.end(session_id, invocation_id, "ok")   # if recording the end failed
         return invocation
+
+    async def _consume(self, session_id: str, invocation_id: str, content: Any,
+                       state_delta: dict[str, Any] | None) -> None:
+        async for _ in self.adk_runner.run_async(
+                user_id=self.user_id, session_id=session_id, invocation_id=invocation_id,
+                new_message=content, state_delta=state_delta):
+            pass
 
     def _resumed_invocation(self, content: Any, session_id: str) -> str | None:
         """The invocation a message of function responses resumes (e.g. the answer to a

@@ -47,10 +47,11 @@ class SessionBook:
 
     def start_session(self, session_id: str, app: str, user: str, state: dict[str, Any],
                       parent: str | None = None, forked_at: str | None = None,
-                      events: Iterable[Any] = ()) -> None:
+                      events: Iterable[Any] = (), now: float | None = None) -> None:
         """Record a session's starting state (ADK makes no event for `create_session(state=)`).
-        `events` already in the session are part of that state: they are not recorded again."""
-        now = time.time()
+        `events` already in the session are part of that state: they are not recorded again.
+        `now`: when it started (default: now)."""
+        now = time.time() if now is None else now
         records: list[Record] = [Session(session_id, app, user, "adk", now, dict(state), parent,
                                          forked_at)]
         records += [StateChange(session_id, None, None, now, "", "initial", k, scope_of(k), None,
@@ -112,6 +113,13 @@ class SessionBook:
             writes = [(f"event:{event.author}", None, k, v) for k, v in delta.items()]
         return [record, *self._changes(session_id, event.invocation_id, event.id, now,
                                        event.author, writes)]
+
+    def record_event(self, event: Any, session_id: str, source: str | None = None) -> list[Record]:
+        """Record an ADK event no hook saw; its changes have `source`, else `event:<author>`
+        (which stage of the event wrote a key is not stored with it). Returns the records."""
+        records = self._event_records(event, session_id, None, source)
+        self.trace.extend(records)
+        return records
 
     def _track_interrupts(self, session_id: str, author: str, invocation_id: str | None,
                           responses: list[dict[str, Any]], waits: list[str]) -> None:

@@ -276,6 +276,16 @@ def save(records: Iterable[Record], path: str | os.PathLike[str], *, reveal: boo
             os.remove(partial)
 
 
+def is_trace(path: str | os.PathLike[str]) -> bool:
+    """Whether the file at `path` starts with a trace header (reads its first line only)."""
+    try:
+        with open(path, encoding="utf-8") as src:
+            header = json.loads(src.readline())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(header, dict) and header.get("format") == FORMAT
+
+
 def load(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Record]]:
     """The header and records of a trace file; a clear one-line ValueError for anything else."""
     with open(path, encoding="utf-8") as src:

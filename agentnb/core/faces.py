@@ -15,9 +15,10 @@ from .trace import Trace
 
 class Faces(Protocol):
     def view(self, trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
-             reveal: bool = False) -> Any:
+             reveal: bool = False, owner: Any = None) -> Any:
         """A view of a whole trace (`invocation_id=None`) or of one invocation: live in a
-        kernel, an HTML and a text face everywhere."""
+        kernel, an HTML and a text face everywhere. `owner`: a runner whose state the
+        dashboard's editor writes (None: no editor)."""
 
     def live_card(self, trace: Trace, invocation_id: str, enabled: bool = True,
                   owner: Any = None) -> AbstractContextManager[bool]:

@@ -19,6 +19,7 @@ HIDDEN = tuple(sorted({p for p in (sysconfig.get_paths().get(k) for k in
                       | {_PACKAGE, sys.base_prefix + "/lib", "<frozen "}))
 
 MARK = "__agentnb_invocation__"   # set on an exception agentnb has already recorded and cut
+STOPPED_MARK = "__agentnb_stopped__"   # set on the CancelledError of a run the notebook stopped
 
 
 def full_traceback(exc: BaseException) -> str:

@@ -50,10 +50,15 @@ class Recorded:
         codec.save(self.trace.snapshot(), path, reveal=reveal)
         return path
 
-    def view(self, *, reveal: bool = False) -> Any:
+    def view(self, *, reveal: bool = False, edit: bool = False) -> Any:
         """The dashboard: sessions, invocations, state lanes, artifacts, live while it runs.
-        `reveal=True` shows secrets unmasked in this view only."""
-        return faces().view(self.trace, None, self.title, reveal)
+        `reveal=True` shows secrets unmasked in this view only. `edit=True` (a runner with
+        `set_state`) puts a state editor under it in a notebook: a live form, so the saved
+        notebook keeps a widget output for it."""
+        if edit and not hasattr(self, "set_state"):
+            raise TypeError(f"agentnb: view(edit=True) needs a runner with set_state(), "
+                            f"not {type(self).__name__}")
+        return faces().view(self.trace, None, self.title, reveal, self if edit else None)
 
     def _live(self, invocation_id: str) -> AbstractContextManager[bool]:
         """A context manager around one invocation or turn: shows its live card in a notebook

@@ -8,6 +8,7 @@ docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shlex
 from typing import Any, NoReturn
@@ -15,7 +16,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from ..core.failure import MARK
+from ..core.failure import MARK, STOPPED_MARK
 
 FRAMES = ("history", "timeline", "events", "artifacts", "invocations")
 _CELL_MAGICS = ("adk", "lk")
@@ -163,9 +164,14 @@ def agentnb_command(shell: Any, line: str) -> Any:
         return _need("last").save(path)
     if command == "load":
         (path,), _ = parse(rest, 1, (), "%agentnb load PATH")
+        from ..core.codec import is_trace
         from ..core.recorded import load
         try:
-            loaded = load(path)
+            if is_trace(path) or not os.path.isfile(path):
+                loaded = load(path)
+            else:   # an ADK session file (`adk run --save_session`, `adk web`'s export)
+                from ..adk.imported import load_session
+                loaded = load_session(path)
         except (OSError, ValueError) as exc:
             _fail(str(exc).removeprefix("agentnb: "))
         current["last"] = loaded
@@ -212,7 +218,7 @@ class AgentnbMagics(Magics):
         %agentnb                                  this list
         %agentnb history|timeline|events|artifacts|invocations [--session ID]
                                                   a DataFrame of the current runner, job or trace
-        %agentnb save PATH | load PATH            save the current trace / load one (JSON Lines)
+        %agentnb save PATH | load PATH            save the current trace / load a trace or an ADK session file
         %agentnb rewind INVOCATION_ID             ADK's rewind on the current runner
         x = %agentnb fork INVOCATION_ID           a new runner from the state after an invocation
         %agentnb compare A B                      keys whose final values differ
@@ -311,7 +317,8 @@ def _one_line_interrupt(shell: Any, etype: type, value: BaseException, tb: Any,
     if invocation is None:
         stb = shell.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
     else:
-        stb = [f"agentnb: interrupted; invocation {invocation} is recorded as interrupted "
+        how = "stopped" if getattr(value, STOPPED_MARK, False) else "interrupted"
+        stb = [f"agentnb: {how}; invocation {invocation} is recorded as interrupted "
                f"(see its card)"]
     shell._showtraceback(etype, value, stb)   # the cell fails, so Run All stops here
     return stb

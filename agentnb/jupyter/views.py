@@ -18,8 +18,10 @@ from typing import Any
 from ..core.render.sections import Sections
 from ..core.throttle import Schedule, Throttle
 from ..core.trace import Trace
+from .editor import show_state_editor
 from .forms import card_host, confirmation_form, credential_form, pending_confirmations
-from .widget import WIDGET_MIME, new_widget, reset_widget, send_patch
+from .frontends import front_end
+from .widget import WIDGET_MIME, new_widget, offer, reset_widget, send_patch
 
 log = logging.getLogger("agentnb.views")
 SNAPSHOT_EVERY_S = 2.0      # a dashboard re-saves its full snapshot at most this often
@@ -60,6 +62,7 @@ class LiveView:
         self._shown_at = -1             # the cursor when the output last became static
         self._styled: bool | None = None
         self.run_coming = False         # a run of its invocation is about to (re)start
+        self.controls: dict[str, Callable[[], None]] = {}   # what the page may ask (e.g. stop)
         self.finished = False
         self.messages_sent = 0
 
@@ -95,8 +98,15 @@ class LiveView:
         return not self.finished and (self.invocation_id is None or self.run_coming
                                       or self.sections.status() in ("", "running"))
 
-    def _static_bundle(self) -> dict[str, Any]:
-        return {"text/plain": self.text(), "text/html": self.sections.html(style=self._carries_style())}
+    def _static_bundle(self, hint: bool = False) -> dict[str, Any]:
+        """The snapshot; with the front end's line on how to see it live when `hint`, or
+        when it would have been live but the front end gets no widget at all (Colab without
+        its widget manager)."""
+        html = self.sections.html(style=self._carries_style())
+        front = front_end()
+        if hint or (not front.widgets and self._throttle is not None):
+            html = front.hint() + html
+        return {"text/plain": self.text(), "text/html": html}
 
     def _is_card(self) -> bool:
         """A card (of an invocation, or of one session: an eval case) ends; a dashboard goes on."""
@@ -113,7 +123,11 @@ class LiveView:
         return self._styled
 
     def _live_bundle(self) -> dict[str, Any]:
-        return {**self._static_bundle(), WIDGET_MIME: {
+        """The widget, and for a front end that cannot draw it the snapshot with a line on
+        how to see it live; where no widget can be drawn, only that."""
+        if not front_end().widgets:
+            return self._static_bundle()
+        return {**self._static_bundle(hint=True), WIDGET_MIME: {
             "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}}
 
     def _show(self, live: bool) -> None:
@@ -136,6 +150,8 @@ class LiveView:
             self._widget = (_card_widgets.pop() if self._is_card() and _card_widgets
                             else new_widget())
             reset_widget(self._widget, self.sections.html(style=False), self.sections.status())
+            if self.controls:
+                offer(self._widget, self.controls)
         return self._widget
 
     # -- following the trace --
@@ -171,11 +187,14 @@ class LiveView:
         new = self.trace.snapshot(self.cursor)
         if not new:
             return
+        if self._widget is not None:
+            # A dashboard made static after a cell comes alive again, from a snapshot taken
+            # before the new rows: the patch adds them (once, and marked fresh).
+            self._show(live=True)
         self.cursor += len(new)
         ops = self.sections.add(new)
         if not ops or self._widget is None:
             return
-        self._show(live=True)   # a dashboard made static after a cell comes alive again
         send_patch(self._widget, ops)
         self.messages_sent += 1
         self._widget.status = self.sections.status()
@@ -286,17 +305,25 @@ def _catch_up_all(*_: object) -> None:
 
 
 class DashboardView(LiveView):
-    """`runner.view()`: sessions, invocations, timeline, state lanes, artifacts, context."""
+    """`runner.view()`: sessions, invocations, timeline, state lanes, artifacts, context;
+    shown in a kernel with a state editor under it when it has an owner (`view(edit=True)`)."""
 
-    def __init__(self, trace: Trace, title: str = "agentnb", reveal: bool = False) -> None:
+    def __init__(self, trace: Trace, title: str = "agentnb", reveal: bool = False,
+                 owner: Any = None) -> None:
         super().__init__(trace, None, title, reveal)
+        self.owner = owner
+
+    def _ipython_display_(self) -> None:
+        super()._ipython_display_()
+        if in_kernel() and hasattr(self.owner, "set_state"):
+            show_state_editor(self.owner)
 
 
 def view(trace: Trace, invocation_id: str | None = None, title: str = "agentnb",
-         reveal: bool = False) -> LiveView:
+         reveal: bool = False, owner: Any = None) -> LiveView:
     """A dashboard of the whole trace, or the card of one invocation (see `core.faces`)."""
     if invocation_id is None:
-        return DashboardView(trace, title, reveal)
+        return DashboardView(trace, title, reveal, owner)
     return LiveView(trace, invocation_id, title, reveal)
 
 
@@ -340,6 +367,8 @@ def live_card(trace: Trace, invocation_id: str, enabled: bool = True,
     from IPython.display import display
     card = LiveView(trace, invocation_id)
     card.run_coming = True    # live even when the invocation it resumes ended waiting
+    if hasattr(owner, "stop"):   # the card's Stop button
+        card.controls["stop"] = lambda: owner.stop(invocation_id)
     card.follow()
     (card_host.get() or display)(card)
     try:

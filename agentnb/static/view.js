@@ -15,7 +15,8 @@
 /** @typedef {{maxRows: number, contextRows: number, shownRows: number}} Limits */
 /**
  * The widget model as this file uses it (anywidget's AnyModel).
- * @typedef {{get(name: string): any, on(event: string, callback: (msg?: any) => void): void}} Model
+ * @typedef {{get(name: string): any, on(event: string, callback: (msg?: any) => void): void,
+ *   send(content: any): void}} Model
  */
 /** @typedef {{model: Model, el: HTMLElement}} View */
 /** @typedef {{patches: Op[], views: Set<View>}} Shared */
@@ -191,23 +192,58 @@ function tick(el) {
   }
 }
 
+/**
+ * The controls the kernel offers on this view (the `actions` trait), outside the fragments so
+ * patches never replace them: a running card's Stop button. The button says only what it does;
+ * the card's own rows say what happened.
+ * @param {View} view
+ */
+function controls(view) {
+  const { model, el } = view;
+  const offered = /** @type {string[]} */ (model.get("actions") || []);
+  let stop = /** @type {HTMLButtonElement | null} */ (el.querySelector(":scope > .anb-controls > .anb-stop"));
+  const wanted = offered.includes("stop") && model.get("status") === "running";
+  if (!wanted) {
+    stop?.parentElement?.remove();
+    return;
+  }
+  if (stop) return;
+  const bar = document.createElement("div");
+  bar.className = "anb-controls";
+  stop = document.createElement("button");
+  stop.className = "anb-stop";
+  stop.type = "button";
+  stop.textContent = "Stop";
+  stop.title = "Cancel this invocation: it ends interrupted, what it recorded stays";
+  const button = stop;
+  button.addEventListener("click", () => {
+    button.disabled = true;
+    button.textContent = "Stopping…";
+    model.send({ kind: "agentnb-action", action: "stop", uid: model.get("uid") });
+  });
+  bar.append(button);
+  el.prepend(bar);
+}
+
 /** @param {View} props */
 function render({ model, el }) {
   const view = { model, el };
   // JupyterLab and Notebook 7 draw the snapshot (text/html) inside jp-RenderedHTMLCommon, which
   // sets its padding, font and the look of code: the live view sits in the same, so the output
   // keeps its size and look when it becomes the snapshot. (Elsewhere the class does nothing.)
-  el.classList.add("jp-RenderedHTMLCommon");
+  el.classList.add("jp-RenderedHTMLCommon", "anb-live");
   const draw = () => {
     el.innerHTML = model.get("html");
     el.dataset.status = model.get("status");
     apply(view, shared.patches);
+    controls(view);
     tick(el);
   };
   const shared = store(model);
   draw();
   model.on("change:html", draw);
-  model.on("change:status", () => { el.dataset.status = model.get("status"); });
+  model.on("change:status", () => { el.dataset.status = model.get("status"); controls(view); });
+  model.on("change:actions", () => controls(view));
   shared.views.add(view);
   const clocks = setInterval(() => tick(el), 250);
   return () => { clearInterval(clocks); shared.views.delete(view); };

@@ -17,7 +17,7 @@ from typing import Any
 MODULES = [
     "workflow_graph", "app_plugins", "pipelines", "custom_agent", "agent_tools", "code_executor",
     "memory", "short_circuit", "long_running", "confirmation", "credential", "rewind",
-    "external_append", "typed_state", "tool_error", "builtin_tools",
+    "external_append", "typed_state", "tool_error", "builtin_tools", "set_state",
 ]
 
 
@@ -62,6 +62,12 @@ class External:
     state_delta: dict
     author: str = "system"
     sync: bool = True
+
+
+@dataclass
+class SetState:
+    """`await runner.set_state(delta)`: the notebook writes state between runs."""
+    delta: dict
 
 
 @dataclass
