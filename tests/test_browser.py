@@ -109,11 +109,11 @@ def test_widgets_render_and_update_in_real_browser(server, browser, ui):
 
     def inspect(page):
         # ipywidgets HTML: its final value is visible in the page.
-        expect(page.locator(".widget-html-content", has_text="live:final-42")).to_be_visible(timeout=10_000)
+        expect(page.locator(".widget-html-content", has_text="live:final-42")).to_be_visible(timeout=60_000)
         # anywidget: our ESM ran and followed the later model change.
         echo = page.locator("span.agentnb-echo")
         expect(echo).to_have_count(1)
-        expect(echo).to_have_text("echo:anywidget-final-7", timeout=10_000)
+        expect(echo).to_have_text("echo:anywidget-final-7", timeout=60_000)
         return echo.inner_text()
 
     result = run_notebook_in_browser(server, "smoke.ipynb", ui=ui, browser=browser, inspect=inspect)

@@ -70,10 +70,10 @@ def test_answered_forms_are_disabled_and_say_so_and_the_runs_resume(server, brow
         here_cell, in_code_cell, confirm_cell = cell(page, 2), cell(page, 3), cell(page, 5)
         here = here_cell.locator(".widget-vbox").filter(has=page.locator(".widget-button"))
         confirmation = confirm_cell.locator(".widget-vbox").filter(has=page.locator(".widget-button"))
-        expect(here).to_have_count(1, timeout=15_000)
-        expect(confirmation).to_have_count(1, timeout=15_000)
+        expect(here).to_have_count(1, timeout=60_000)
+        expect(confirmation).to_have_count(1, timeout=60_000)
         in_code = in_code_cell.locator('[data-view="form"]')
-        expect(in_code).to_contain_text("Answered in code", timeout=15_000)
+        expect(in_code).to_contain_text("Answered in code", timeout=60_000)
         waiting = page.locator(".anb-root").filter(has_text="Weather in Paris?").first
         out = {"waiting": waiting.locator(".anb-head .anb-chip").first.inner_text(),
                "in_code": [in_code_cell.locator(".widget-button, input").count(), in_code.inner_text()],
@@ -82,15 +82,15 @@ def test_answered_forms_are_disabled_and_say_so_and_the_runs_resume(server, brow
         here.locator("input[type=password]").fill("key-SECRET-42")
         here.get_by_role("button", name="Send credential").click()
         resumed = here_cell.locator(".anb-root").filter(has_text="Sunny in Paris.")
-        expect(resumed.locator(".anb-s-ok")).to_have_count(1, timeout=20_000)
+        expect(resumed.locator(".anb-s-ok")).to_have_count(1, timeout=60_000)
         expect(here_cell.locator('[data-view="form"]')).to_contain_text("This form is closed",
-                                                                        timeout=10_000)
+                                                                        timeout=60_000)
         # the confirmation
         confirmation.get_by_role("button", name="Confirm").click()
         refunded = confirm_cell.locator(".anb-root").filter(has_text="Refunded 5.")
-        expect(refunded.locator(".anb-s-ok")).to_have_count(1, timeout=20_000)
+        expect(refunded.locator(".anb-s-ok")).to_have_count(1, timeout=60_000)
         expect(confirm_cell.locator('[data-view="form"]')).to_contain_text("This form is closed",
-                                                                           timeout=10_000)
+                                                                           timeout=60_000)
         out["after"] = [[c.locator(".widget-button, input").count(),
                          c.locator('[data-view="form"]').inner_text(),
                          c.locator('[data-mime-type="text/html"]:has([data-view="form"]) .anb-root').count()]

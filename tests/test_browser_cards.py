@@ -72,11 +72,11 @@ def run(tmp_path_factory):
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         card = page.locator(".anb-root").filter(has_text="Find Lyon")
         running = card.locator(".anb-running")
-        expect(running).to_have_count(1, timeout=20_000)
+        expect(running).to_have_count(1, timeout=60_000)
         clock = running.locator("time")
-        expect(clock).to_have_text(re.compile(r"^\d+\.\d s$"), timeout=10_000)   # counting
+        expect(clock).to_have_text(re.compile(r"^\d+\.\d s$"), timeout=60_000)   # counting
         first = clock.inner_text()
-        expect(clock).not_to_have_text(first, timeout=10_000)                   # and it ticks
+        expect(clock).not_to_have_text(first, timeout=60_000)                   # and it ticks
         card.screenshot(path=str(ARTIFACTS / "card-running.png"))   # what a person sees then
         during = {"row": running.inner_text(), "clock": [first, clock.inner_text()],
                   "status": card.locator(".anb-head .anb-chip").first.inner_text(),
@@ -84,9 +84,9 @@ def run(tmp_path_factory):
                   "lanes": card.locator("[data-section^=lane-]").count(),
                   "sections": card.locator("[data-section]").evaluate_all(
                       "els => els.map(e => [e.getAttribute('data-section'), e.hasAttribute('open')])")}
-        expect(card.locator(".anb-s-ok")).to_have_count(1, timeout=30_000)
+        expect(card.locator(".anb-s-ok")).to_have_count(1, timeout=60_000)
         static = page.locator('[data-mime-type="text/html"] .anb-root').filter(has_text="Find Lyon")
-        expect(static).to_have_count(1, timeout=10_000)
+        expect(static).to_have_count(1, timeout=60_000)
         page.wait_for_timeout(500)
         return {"during": during, "frames": page.evaluate("() => window.__anbFrames"),
                 "after": {"running": card.locator(".anb-running").count(),

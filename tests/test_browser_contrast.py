@@ -122,7 +122,7 @@ def test_every_text_is_at_least_4_5_to_1_in_both_themes(notebook, browser, theme
         page.evaluate("() => document.querySelectorAll('.anb-root details').forEach(d => d.open = true)")
         # new rows flash in the accent colour (a 1.2 s animation): measure when none runs
         page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')",
-                               timeout=30_000)
+                               timeout=60_000)
         return {"light": page.evaluate("() => document.body.dataset.jpThemeLight"),
                 "texts": page.evaluate(CONTRAST_JS)}
 

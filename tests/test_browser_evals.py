@@ -44,10 +44,10 @@ def test_an_eval_cases_card_is_live_then_shows_the_verdict_and_spans_draw(tmp_pa
         from playwright.sync_api import expect
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
         case = page.locator(".anb-root").filter(has_text="eval case lyon")
-        expect(case.locator(".anb-k-function_call")).to_have_count(1, timeout=30_000)
+        expect(case.locator(".anb-k-function_call")).to_have_count(1, timeout=60_000)
         during = {"status": case.get_attribute("data-status", timeout=5_000),
                   "verdicts": case.locator(".anb-eval").count()}
-        expect(case.locator(".anb-eval")).to_have_count(1, timeout=30_000)
+        expect(case.locator(".anb-eval")).to_have_count(1, timeout=60_000)
         expect(case.locator(".anb-head .anb-s-ok")).to_have_count(1)
         timed = page.locator(".anb-root[data-view=card]").filter(has=page.locator(".anb-wf"))
         expect(timed).to_have_count(1, timeout=45_000)

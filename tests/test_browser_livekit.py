@@ -36,7 +36,7 @@ def agentsession_run(server, browser):
         views = page.locator(".anb-root")
         # the job's dashboard, one card per turn (one ask, two %%lk cells), then the
         # example-shaped job's section: two turns, and the weather job's own card... (7 in all)
-        expect(views).to_have_count(7, timeout=15_000)
+        expect(views).to_have_count(7, timeout=60_000)
         dashboard, first, second = views.nth(0), views.nth(1), views.nth(2)
         # the dashboard was shown before the job started and follows its turns
         expect(dashboard.locator(".anb-title").first).to_contain_text("LiveKit job · room hotel-desk")
@@ -70,13 +70,13 @@ def jobcontext_run(server, browser):
 
     def inspect(page):
         views = page.locator(".anb-root")
-        expect(views).to_have_count(1, timeout=15_000)
+        expect(views).to_have_count(1, timeout=60_000)
         facts = views.first.locator('[data-section="job"], [data-section="logs"]')
         for text in ("mock-job-", "hotel-desk", "console", "THREAD", "Job started!", "job_id"):
             expect(views.first).to_contain_text(text)
         # JupyterLab draws the tutorial's sequence diagram from its Mermaid source
         diagram = page.locator(".jp-RenderedMermaid").first
-        expect(diagram).to_be_visible(timeout=15_000)
+        expect(diagram).to_be_visible(timeout=60_000)
         expect(diagram.locator("img, svg").first).to_be_visible()   # drawn, not its source
         # Records that arrived after the dashboard was shown (the shutdown, during aclose())
         # reach it only as live patches: give them time to land.

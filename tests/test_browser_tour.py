@@ -23,7 +23,7 @@ def test_tour_runs_all_and_shows_live_cards(server, browser, ui):
     def inspect(page):
         cards = page.locator(".anb-root")
         # the dashboard and one card per invocation, rendered by agentnb's own widget script
-        expect(cards).to_have_count(3, timeout=15_000)
+        expect(cards).to_have_count(3, timeout=60_000)
         card = cards.nth(1)
         expect(card.locator(".anb-s-ok")).to_have_count(1)
         change = card.locator('[data-section="lane-user"] .anb-change').first
@@ -70,18 +70,18 @@ def saved_tour(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["saved_tour.ipynb", "saved_tour_no_kernel.ipynb"],
                          ids=["new kernel", "no kernel"])
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(400)
 def test_the_saved_tour_reopened_shows_every_finished_view(saved_tour, browser, name):
-    from jupyterlab_browser import ARTIFACTS
+    from jupyterlab_browser import ARTIFACTS, OPEN_TIMEOUT_S
     from playwright.sync_api import expect
     context = browser.new_context(viewport={"width": 1280, "height": 2400})
     context.route(lambda url: not url.startswith(saved_tour.base_url), lambda route: route.abort())
     page = context.new_page()
     try:
-        page.goto(saved_tour.url_for(name), wait_until="domcontentloaded")
+        page.goto(saved_tour.url_for(name), wait_until="domcontentloaded", timeout=OPEN_TIMEOUT_S * 1000)
         if "no_kernel" in name:   # JupyterLab asks which kernel: the user picks none
             dialog = page.locator(".jp-Dialog")
-            expect(dialog).to_be_visible(timeout=30_000)
+            expect(dialog).to_be_visible(timeout=OPEN_TIMEOUT_S * 1000)
             no_kernel = dialog.get_by_role("button", name="No Kernel")
             if no_kernel.count():
                 no_kernel.first.click()
@@ -90,7 +90,7 @@ def test_the_saved_tour_reopened_shows_every_finished_view(saved_tour, browser, 
         # A reopened notebook is untrusted: JupyterLab sanitises its HTML (no style, no data
         # attributes), and what is left must still show the run.
         views = page.locator(".jp-OutputArea-output .anb-root")
-        expect(views).to_have_count(3, timeout=30_000)
+        expect(views).to_have_count(3, timeout=OPEN_TIMEOUT_S * 1000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"reopened-{name.removesuffix('.ipynb')}.png"))
         dashboard, first, second = (views.nth(i).inner_text() for i in range(3))

@@ -513,7 +513,7 @@ def lab_run(tmp_path_factory, browser):
 
     def inspect(page):
         cards = page.locator(".anb-root")
-        expect(cards.first).to_be_visible(timeout=15_000)
+        expect(cards.first).to_be_visible(timeout=60_000)
         # open every closed section, hover and click rows: nothing may fire on interaction
         page.evaluate("() => document.querySelectorAll('.anb-root details').forEach(d => d.open = true)")
         page.evaluate(INTERACT_JS)
@@ -604,7 +604,7 @@ def test_nbconvert_html_of_the_executed_notebook_executes_nothing(lab_run, brows
         context.add_init_script(_INIT_SCRIPT)
         page = context.new_page()
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(page_file.as_uri(), wait_until="load", timeout=30_000)
+        page.goto(page_file.as_uri(), wait_until="load", timeout=60_000)
         page.wait_for_timeout(500)
         # the saved views are the outputs' own static HTML (no widget to render)
         rendered = page.locator(".anb-root").count()
