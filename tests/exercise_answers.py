@@ -1,0 +1,37 @@
+'''The answers to the notebooks' exercises, kept out of the notebooks: exercise cell id ->
+what a learner might write above the cell's `# ---- check ----` line, one wrong and one right.
+`tests/test_exercises.py` runs every notebook with each (docs/teaching.md, "Exercises").'''
+
+ANSWERS = {
+    # 00_tour
+    "ee6a143e": {"wrong": "answer = True", "right": "answer = False"},
+    "tour-ex-code": {
+        "wrong": '''def forgotten(history, stored_state) -> set:
+    return set(stored_state)''',
+        "right": '''def forgotten(history, stored_state) -> set:
+    return {key for key in history.key if key not in stored_state}''',
+    },
+    # 01_invocation_context
+    "b7bb7a8f": {"wrong": "answer = 3", "right": "answer = 1"},
+    "nb01-ex-where": {"wrong": "answer = True", "right": "answer = False"},
+    "nb01-ex-code": {
+        "wrong": '''def stop_on_critical_error(callback_context):
+    if callback_context.state.get("critical_error_flag"):
+        callback_context.state["stopped"] = True''',
+        "right": '''def stop_on_critical_error(callback_context):
+    if callback_context.state.get("critical_error_flag"):
+        return types.Content(role="model", parts=[types.Part(text="Stopping: critical error.")])
+    return None''',
+    },
+}
+ANSWERS.update({
+    # 02_state_scopes
+    "af0f807b": {"wrong": 'answer = {"app:notes_taken", "user:fact", "last_fact"}',
+                 "right": 'answer = {"app:notes_taken", "user:fact"}'},
+    "nb02-ex-code": {
+        "wrong": '''def count_orders(tool_context: ToolContext) -> dict:
+    return {"count": len(tool_context.state.get("orders", []))}''',
+        "right": '''def count_orders(tool_context: ToolContext) -> dict:
+    return {"count": len(tool_context.state.get("temp:orders", []))}''',
+    },
+})

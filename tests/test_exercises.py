@@ -1,0 +1,132 @@
+"""The notebooks' exercises (agentnb/exercises.py and docs/teaching.md, "Exercises"): the helper
+on its own, then every notebook run three ways in a real kernel: blank (as committed: it finishes
+and every exercise says "Not yet"), with a wrong answer (a hint), with the right one ("Right").
+The answers live in tests/exercise_answers.py, never in the notebooks."""
+import asyncio
+import re
+
+import nbformat
+import pytest
+from exercise_answers import ANSWERS
+from test_notebooks import LIVEKIT_ENV, NOTEBOOKS, errors_of, execute, printed
+
+from agentnb.exercises import BLANK, RIGHT, WRONG, check, check_code, is_blank
+
+CHECK_LINE = "# ---- check ----"
+VERDICT = {"blank": BLANK, "wrong": WRONG, "right": RIGHT}
+
+
+def exercise_cells(notebook):
+    return [c for c in notebook.cells if "exercise" in c.metadata.get("tags", [])]
+
+
+def with_answers(path, mode: str):
+    """The notebook with each exercise's learner part replaced by the test's answer."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in exercise_cells(notebook):
+        _, line, check_part = cell.source.partition(CHECK_LINE)
+        cell.source = f"{ANSWERS[cell.id][mode].rstrip()}\n\n{line}{check_part}"
+    return notebook
+
+
+def verdicts(notebook) -> dict:
+    """Exercise cell id -> the verdict lines it printed."""
+    return {c.id: [line for line in printed(c).splitlines()
+                   if line.startswith((f"{BLANK}:", f"{WRONG}:", f"{RIGHT}:"))]
+            for c in exercise_cells(notebook)}
+
+
+# --- the helper -------------------------------------------------------------------------------
+
+def stub(x):
+    """A docstring may stay."""
+    ...
+
+
+def passing(x):
+    pass
+
+
+def written(x):
+    return x + 1
+
+
+def test_blanks_are_told_apart_from_answers():
+    assert is_blank(...) and is_blank({"a": 1, "b": ...}) and is_blank([1, ...])
+    assert is_blank(stub) and is_blank(passing)
+    assert not is_blank(written) and not is_blank(0) and not is_blank(None) and not is_blank({"a": None})
+    assert not is_blank(len)                      # no source to read: not a stub
+
+
+def test_check_says_not_yet_then_hints_then_right(capsys):
+    assert check(..., 3, task="count the calls", hint="look at the Timeline", right="3 calls") == BLANK
+    assert check(2, 3, task="t", hint=lambda a: f"{a} is too few", right="r") == WRONG
+    assert check(3, 3, task="t", hint="h", right="3 calls") == RIGHT
+    assert check(["b", "a"], {"a", "b"}, key=set, task="t", hint="h", right="r") == RIGHT
+    assert check(5, {"a"}, key=set, task="t", hint="h", right="r") == WRONG   # no TypeError escapes
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == ["Not yet: count the calls", "Not quite: 2 is too few", "Right: 3 calls"]
+    assert out[4].startswith("Not quite: h (your answer could not be compared:")
+
+
+def test_check_code_runs_the_learners_function_and_never_raises(capsys):
+    async def trial(fn):
+        return None if fn(1) == 2 else f"got {fn(1)}"
+
+    def broken(x):
+        raise KeyError("temp:orders")
+
+    def wrong(x):
+        return x
+
+    results = [asyncio.run(check_code(fn, trial, task="write it", right="it adds one"))
+               for fn in (stub, wrong, broken, written, 42)]
+    assert results == [BLANK, WRONG, WRONG, RIGHT, WRONG]
+    out = capsys.readouterr().out.splitlines()
+    assert out[:4] == ["Not yet: write it", "Not quite: got 1",
+                       "Not quite: your code raised KeyError: 'temp:orders'", "Right: it adds one"]
+
+
+# --- the convention, for every notebook (also ones added later) --------------------------------
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_has_exercises_one_asks_for_code_and_all_have_answers(path):
+    cells = exercise_cells(nbformat.read(path, as_version=4))
+    assert cells, f"{path.name} has no cell tagged 'exercise'"
+    for cell in cells:
+        assert cell.source.count(CHECK_LINE) == 1, f"{path.name}:{cell.id} needs one '{CHECK_LINE}' line"
+        assert cell.id in ANSWERS, f"{path.name}:{cell.id} has no answers in tests/exercise_answers.py"
+        assert set(ANSWERS[cell.id]) == {"wrong", "right"}, cell.id
+    assert any("check_code(" in c.source for c in cells), f"{path.name}: no exercise asks for code"
+
+
+def test_every_answer_belongs_to_an_exercise():
+    ids = {c.id for p in NOTEBOOKS for c in exercise_cells(nbformat.read(p, as_version=4))}
+    assert set(ANSWERS) <= ids, set(ANSWERS) - ids
+
+
+# --- three ways, in a real kernel ----------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["blank", "wrong", "right"])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_notebook_runs_blank_wrong_and_right(path, mode, monkeypatch):
+    """Blank is the notebook as committed; each exercise prints exactly one verdict, the one
+    its answer deserves, and Run All finishes with no error."""
+    for name in LIVEKIT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    if mode == "blank":
+        notebook = execute(path)
+    else:
+        notebook = with_answers(path, mode)
+        execute_node(notebook, path)
+    assert not errors_of(notebook), [(e.ename, e.evalue) for e in errors_of(notebook)]
+    for cell_id, lines in verdicts(notebook).items():
+        assert len(lines) == 1 and lines[0].startswith(f"{VERDICT[mode]}:"), (cell_id, lines)
+        if mode == "wrong":   # a hint says where to look, not just "wrong"
+            assert len(re.sub(r"^Not quite:\s*", "", lines[0])) > 20, (cell_id, lines)
+
+
+def execute_node(notebook, path):
+    from nbclient import NotebookClient
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
