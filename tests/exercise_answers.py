@@ -35,3 +35,30 @@ ANSWERS.update({
     return {"count": len(tool_context.state.get("temp:orders", []))}''',
     },
 })
+ANSWERS.update({
+    # 03_artifacts
+    "b883b8df": {"wrong": 'answer = ["user:avatar.png", "draft.txt"]', "right": 'answer = ["user:avatar.png"]'},
+    "nb03-ex-code": {
+        "wrong": '''async def save_note(text: str, tool_context: ToolContext) -> dict:
+    version = await tool_context.save_artifact("note.txt", types.Part(text=text))
+    return {"version": version}''',
+        "right": '''async def save_note(text: str, tool_context: ToolContext) -> dict:
+    try:
+        return {"version": await tool_context.save_artifact("note.txt", types.Part(text=text))}
+    except ValueError as error:
+        return {"error": str(error)}''',
+    },
+})
+ANSWERS.update({
+    # 04_tools_memory_auth
+    "d76158db": {"wrong": 'answer = {"runs": 2, "same_id": False}', "right": 'answer = {"runs": 2, "same_id": True}'},
+    "nb04-ex-code": {
+        "wrong": '''def remember_city(city: str, tool_context: ToolContext) -> dict:
+    tool_context.state["city"] = city
+    return {"saved": city}''',
+        "right": '''def remember_city(city: str, tool_context: ToolContext) -> dict:
+    tool_context.state["city"] = city
+    tool_context.actions.skip_summarization = True
+    return {"saved": city}''',
+    },
+})
