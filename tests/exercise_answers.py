@@ -62,3 +62,15 @@ ANSWERS.update({
     return {"saved": city}''',
     },
 })
+ANSWERS.update({
+    # 05_callbacks_and_contexts
+    "8745536e": {"wrong": "answer = 1", "right": "answer = 2"},
+    "nb05-ex-who": {"wrong": 'answer = "KeyError"', "right": 'answer = "TypeError"'},
+    "nb05-ex-code": {
+        "wrong": '''def my_instruction_provider(context: ReadonlyContext) -> str:
+    return f"Process the request for a {context.state.get('user_tier')} user."''',
+        "right": '''def my_instruction_provider(context: ReadonlyContext) -> str:
+    user_tier = context.state.get("user_tier", "standard")
+    return f"Process the request for a {user_tier} user."''',
+    },
+})
