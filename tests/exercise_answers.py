@@ -74,3 +74,33 @@ ANSWERS.update({
     return f"Process the request for a {user_tier} user."''',
     },
 })
+ANSWERS.update({
+    # 06_livekit_jobcontext
+    "lk06-25": {"wrong": 'answer = {"printed_room": "hotel-desk", "job_room": "hotel-desk", "started_fields": {}}',
+                "right": 'answer = {"printed_room": "console", "job_room": "hotel-desk", '
+                         '"started_fields": {"job_id": job.context.job.id}}'},
+    "lk06-ex-code": {
+        "wrong": '''async def my_entrypoint(ctx: JobContext):
+    await ctx.connect()
+    ctx.log_context_fields = {"job_id": ctx.job.id, "room": ctx.room.name}
+    logger.info("작업 시작!")''',
+        "right": '''async def my_entrypoint(ctx: JobContext):
+    await ctx.connect()
+    ctx.log_context_fields = {"job_id": ctx.job.id, "room": ctx.job.room.name}
+    logger.info("작업 시작!")''',
+    },
+})
+ANSWERS.update({
+    # 07_livekit_agentsession
+    "lk07-25": {"wrong": 'answer = "tool:add_request"', "right": 'answer = "userdata"'},
+    "lk07-ex-code": {
+        "wrong": '''async def cancel(context: RunContext[Booking]) -> str:
+    context.userdata.room_type = None
+    return "cancelled"''',
+        "right": '''async def cancel(context: RunContext[Booking]) -> str:
+    context.userdata.room_type = None
+    context.userdata.nights = 0
+    context.userdata.requests = []
+    return "cancelled"''',
+    },
+})
