@@ -104,3 +104,26 @@ ANSWERS.update({
     return "cancelled"''',
     },
 })
+ANSWERS.update({
+    # 08_history_with_pandas
+    "e004c60f": {"wrong": 'answer = "tool:spend"', "right": 'answer = "before_model_callback:budget"'},
+    "nb08-ex-code": {
+        "wrong": '''def biggest_drop(history, turns) -> str:
+    return turns.user_text.iloc[-1]''',
+        "right": '''def biggest_drop(history, turns) -> str:
+    balance = history[(history.key == "balance") & history.invocation_id.notna()]
+    drops = balance.old.astype(float) - balance.new.astype(float)
+    return turns.loc[balance.loc[drops.idxmax(), "invocation_id"], "user_text"]''',
+    },
+    # 09_what_if
+    "90fee118": {"wrong": "answer = 4", "right": "answer = 3"},
+    "nb09-ex-code": {
+        "wrong": '''async def tea_in(size: str):
+    await runner.ask("A tea, please")
+    return runner''',
+        "right": '''async def tea_in(size: str):
+    child = await runner.fork(at=turn1.invocation_id, state_overrides={"size": size})
+    await child.ask("A tea, please")
+    return child''',
+    },
+})
