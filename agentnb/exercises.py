@@ -10,7 +10,8 @@ notebook:
     # ---- check ----
     check(answer, runner.last_invocation.status, task="...", hint="...", right="...")
 
-Every outcome is one printed line, and nothing raises, so Run All always finishes:
+Every outcome is one printed line, and nothing raises, so Run All always finishes (and nothing
+is returned, so a check as a cell's last line shows no `Out[]`):
 `Not yet: <task>` for a blank, `Not quite: <hint>` for a wrong answer (the hint says where to
 look), `Right: <why>` for the right one. Pure Python: no IPython, no framework.
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 __all__ = ["BLANK", "RIGHT", "WRONG", "check", "check_code", "is_blank"]
 
-BLANK, WRONG, RIGHT = "Not yet", "Not quite", "Right"
+BLANK, WRONG, RIGHT = "Not yet", "Not quite", "Right"   # how each printed line starts
 
 Hint = str | Callable[[Any], str]
 
@@ -44,42 +45,42 @@ def is_blank(answer: Any) -> bool:
 
 
 def check(answer: Any, expected: Any, *, task: str, hint: Hint, right: str,
-          key: Callable[[Any], Any] | None = None) -> str:
-    """Print what the learner's `answer` deserves and return it (`BLANK`, `WRONG` or `RIGHT`).
+          key: Callable[[Any], Any] | None = None) -> None:
+    """Print what the learner's `answer` deserves: a line starting `BLANK`, `WRONG` or `RIGHT`.
 
     `expected` is the truth, read from the live objects; `key` (e.g. `set`) is applied to both
     before they are compared with `==`. `hint` is text or `hint(answer) -> text`: where to look in
     the card, the frames or the code. Never raises."""
     if is_blank(answer):
-        return _say(BLANK, task)
+        _say(BLANK, task)
+        return
     try:
         same = (key(answer) == key(expected)) if key else bool(answer == expected)
     except Exception as error:              # e.g. key=set on a number: a wrong kind of answer
         same = False
         hint = f"{_hint_text(hint, answer)} (your answer could not be compared: {error})"
-    if same:
-        return _say(RIGHT, right)
-    return _say(WRONG, _hint_text(hint, answer))
+    _say(RIGHT, right) if same else _say(WRONG, _hint_text(hint, answer))
 
 
 async def check_code(fn: Any, trial: Callable[[Any], Awaitable[str | None] | str | None], *,
-                     task: str, right: str) -> str:
+                     task: str, right: str) -> None:
     """Run the learner's function `fn` through `trial` and print the outcome.
 
     `trial(fn)` (plain or async) runs `fn` against the real framework and returns None when it
     did what was asked, or a hint. If the learner's code raises, the hint names the error
     instead of a traceback. A stub (body `...`) is a blank. Never raises."""
     if is_blank(fn):
-        return _say(BLANK, task)
-    if not callable(fn):
-        return _say(WRONG, f"this should be a function (`def ...`), not a {type(fn).__name__}.")
-    try:
-        outcome = trial(fn)
-        if inspect.isawaitable(outcome):
-            outcome = await outcome
-    except Exception as error:
-        return _say(WRONG, f"your code raised {type(error).__name__}: {error}")
-    return _say(RIGHT, right) if outcome is None else _say(WRONG, outcome)
+        _say(BLANK, task)
+    elif not callable(fn):
+        _say(WRONG, f"this should be a function (`def ...`), not a {type(fn).__name__}.")
+    else:
+        try:
+            outcome = trial(fn)
+            if inspect.isawaitable(outcome):
+                outcome = await outcome
+        except Exception as error:
+            outcome = f"your code raised {type(error).__name__}: {error}"
+        _say(RIGHT, right) if outcome is None else _say(WRONG, outcome)
 
 
 def _hint_text(hint: Hint, answer: Any) -> str:
@@ -91,9 +92,8 @@ def _hint_text(hint: Hint, answer: Any) -> str:
     return hint
 
 
-def _say(verdict: str, text: str) -> str:
+def _say(verdict: str, text: str) -> None:
     print(f"{verdict}: {text}")
-    return verdict
 
 
 def _stub_body(fn: Callable[..., Any]) -> bool:
