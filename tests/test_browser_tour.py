@@ -41,7 +41,7 @@ def test_tour_runs_all_and_shows_live_cards(server, browser, ui):
     assert result.errors == [], result.errors
     counts = [c["execution_count"] for c in result.cells if c["cell_type"] == "code" and c["source"]]
     assert counts == list(range(1, len(counts) + 1)), counts        # every cell finished, in order
-    assert "is gone from the stored session" in result.outputs_text
+    assert "Not yet: fill in `answer` with the `persisted` value" in result.outputs_text   # committed blank
     assert "user:drink" in result.inspected and "ToolContext" in result.inspected
     assert result.xss_hits == [] and result.dialogs == [] and result.blocked_requests == []
     assert result.screenshot.is_file()
