@@ -49,6 +49,7 @@ PRINTED = {
     },
     "06_livekit_jobcontext.ipynb": {
         "lk06-left-behind": "threads the job left running: []",
+        "lk06-17": "'message': 'Job shutting down: ",
         "lk06-refused": "could not connect to the LiveKit server at ws://127.0.0.1:",
         "lk06-live-mode": "No LiveKit server configured (LIVEKIT_URL is not set)",
     },
