@@ -127,3 +127,45 @@ ANSWERS.update({
     return child''',
     },
 })
+ANSWERS.update({
+    # 10_adk_in_livekit (the room exercises need a LiveKit server: tests/test_exercises.py gives one)
+    "nb10-ex-what": {"wrong": "answer = ToolContext", "right": "answer = LiveKitCall"},
+    "nb10-ex-who": {"wrong": 'answer = {"adk-agent", "guest"}', "right": 'answer = {"adk-agent"}'},
+    "nb10-ex-code": {
+        "wrong": '''def remember_floor(tool_context: ToolContext) -> dict:
+    [guest] = current_call(tool_context).room.remote_participants.values()
+    tool_context.state["floor"] = guest.attributes["floor"]
+    return {"floor": guest.attributes["floor"]}''',
+        "right": '''def remember_floor(tool_context: ToolContext) -> dict:
+    [guest] = current_call(tool_context).room.remote_participants.values()
+    tool_context.state["user:floor"] = guest.attributes["floor"]
+    return {"floor": guest.attributes["floor"]}''',
+    },
+})
+ANSWERS.update({
+    # 11_edit_and_import
+    "nb11-ex-where": {"wrong": 'answer = {"app:currency", "user:name"}', "right": 'answer = {"app:currency"}'},
+    "nb11-ex-what": {"wrong": 'answer = "tool:remember"', "right": 'answer = "event:notes"'},
+    "nb11-ex-code": {
+        "wrong": '''async def prepare(runner) -> None:
+    await runner.set_state({"cart": ["bread"], "name": "Ada L."})''',
+        "right": '''async def prepare(runner) -> None:
+    await runner.set_state({"cart": ["bread"], "user:name": "Ada L."})''',
+    },
+    # 12_evals_and_time
+    "nb12-ex-what": {"wrong": "answer = 0.0", "right": "answer = 0.5"},
+    "nb12-ex-spans": {"wrong": 'answer = {"model_calls": 1, "tool_calls": 1}',
+                      "right": 'answer = {"model_calls": 2, "tool_calls": 1}'},
+    "nb12-ex-code": {
+        "wrong": '''def order_7_case() -> EvalCase:
+    return EvalCase(eval_id="order_7", conversation=[Invocation(
+        user_content=types.Content(role="user", parts=[types.Part(text="Where is order 7?")]),
+        final_response=types.Content(role="model", parts=[types.Part(text="Order 7 is being packed.")]))])''',
+        "right": '''def order_7_case() -> EvalCase:
+    return EvalCase(eval_id="order_7", conversation=[Invocation(
+        user_content=types.Content(role="user", parts=[types.Part(text="Where is order 7?")]),
+        final_response=types.Content(role="model", parts=[types.Part(text="Order 7 is being packed.")]),
+        intermediate_data=IntermediateData(
+            tool_uses=[types.FunctionCall(name="order_status", args={"order_id": "7"})]))])''',
+    },
+})
