@@ -30,8 +30,8 @@ from _common import REPO, SRC, machine  # noqa: E402
 # group -> (module, function, keys it writes)
 GROUPS = {
     "adk": ("b_adk", "run_adk", ["adk_overhead_ratio", "adk_self_time_share",
-                                 "adk_view_overhead_ratio"]),
-    "otel": ("b_adk", "run_otel", ["adk_otel_overhead_ratio"]),
+                                 "adk_view_overhead_ratio", "adk_otel_overhead_ratio",
+                                 "adk_openinference_overhead_ratio", "adk_vs_best_peer"]),
     "view": ("b_view", "run_view", ["view_msgs_per_s", "view_bytes_per_s", "view_final_state_ok"]),
     "history": ("b_history", "run_history", ["history_1m_s", "history_bytes_per_change"]),
     "import": ("b_import", "run_import", ["import_s"]),
