@@ -27,3 +27,39 @@ def test_listener_failure_never_reaches_the_appender():
     trace.subscribe(lambda n: 1 / 0)
     trace.append(Event("s", "i", "e", 0.0, "a", "model", "hi"))
     assert len(trace) == 1 and trace.listener_errors == 1
+
+
+def test_snapshot_from_any_start_keeps_the_appended_order():
+    # State changes are kept as columns and the rest as objects: reading must interleave them
+    # back exactly, from any start, with lazy records built in place.
+    import random
+
+    from agentnb.core.records import Fact
+    rng = random.Random(7)
+    trace, expected = Trace(), []
+    for i in range(300):
+        pick = rng.random()
+        if pick < 0.5:
+            r = StateChange(f"s{i % 3}", f"i{i % 7}", None, float(i), "a", "tool:t", f"k{i % 5}",
+                            "session", {"old": i}, [i], i % 2 == 0, None if i % 4 else "ToolContext")
+            trace.append(r)
+        elif pick < 0.8:
+            r = Event("s", "i", f"e{i}", float(i), "a", "model", f"t{i}")
+            trace.append(r)
+        else:
+            r = Fact("s", None, float(i), "lazy", {"i": i})
+            trace.append_lazy(lambda i: Fact("s", None, float(i), "lazy", {"i": i}), i)
+        expected.append(r)
+    assert len(trace) == len(expected)
+    for start in range(0, len(expected) + 2):
+        assert trace.snapshot(start) == expected[start:]
+    assert trace.of("state_change", "s1") == [r for r in expected
+                                              if r.kind == "state_change" and r.session_id == "s1"]
+    assert trace.of("fact") == [r for r in expected if r.kind == "fact"]
+
+
+def test_a_lazy_record_that_cannot_be_built_is_named_not_raised():
+    trace = Trace()
+    trace.append_lazy(lambda: 1 / 0)
+    (fact,) = trace.snapshot()
+    assert fact.topic == "unrecorded" and "ZeroDivisionError" in fact.data["error"]

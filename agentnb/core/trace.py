@@ -1,26 +1,53 @@
-"""The trace: an append-only, thread-safe list of records that views can follow."""
+"""The trace: an append-only, thread-safe sequence of records that views can follow."""
 from __future__ import annotations
 
 import threading
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .records import Record, StateChange
+from .columns import ChangeColumns
+from .records import Fact, Record, StateChange
 
 Listener = Callable[[int], None]
+
+
+class Lazy:
+    """A record the trace builds when it is first read: `build(*args)`, where `args` are what a
+    hook captured at once (references, and copies of what the framework may change later)."""
+
+    __slots__ = ("args", "build")
+
+    def __init__(self, build: Callable[..., Record], args: tuple[Any, ...]) -> None:
+        self.build, self.args = build, args
+
+    def record(self) -> Record:
+        try:
+            return self.build(*self.args)
+        except Exception as exc:   # a reader must get a record; the hook that captured it is gone
+            return Fact(None, None, 0.0, "unrecorded",
+                        {"builder": getattr(self.build, "__name__", "?"),
+                         "error": f"{type(exc).__name__}: {exc}"})
 
 
 class Trace:
     """Records in the order they were appended, from any thread.
 
-    Listeners are told the new length after each append, outside the lock, and must be cheap
-    (a view only marks itself dirty); a listener that raises is dropped from that call, never
-    from the trace, and never reaches the appender: the trace sits inside someone's agent run.
+    State changes are kept as columns (`columns.ChangeColumns`): reading one gives a new
+    `StateChange` equal to the one appended. A record appended with `append_lazy` is built when
+    the trace is first read. Listeners are told the new length after each append, outside the
+    lock, and must be cheap (a view only marks itself dirty); a listener that raises is dropped
+    from that call, never from the trace, and never reaches the appender: the trace sits inside
+    someone's agent run.
     """
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         self._lock = threading.Lock()
-        self._records: list[Record] = []
+        self._objects: list[Any] = []          # every record but state changes (or a Lazy)
+        self._changes = ChangeColumns()
+        self._change_at = array("q")           # where in the trace each state change is
+        self._lazy: list[int] = []             # indexes of `_objects` still to build
         self._next_seq: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self.listener_errors = 0
@@ -29,19 +56,38 @@ class Trace:
     def append(self, record: Record) -> None:
         self.extend((record,))
 
+    def append_lazy(self, build: Callable[..., Record], *args: Any) -> None:
+        """Append the record `build(*args)` will make, built when the trace is first read.
+        `build` must not need anything that changes after this call."""
+        with self._lock:
+            self._lazy.append(len(self._objects))
+            self._objects.append(Lazy(build, args))
+            if not self._listeners:
+                return
+            n = len(self._objects) + len(self._changes)
+            listeners = tuple(self._listeners)
+        self._tell(listeners, n)
+
     def extend(self, records: Iterable[Record]) -> None:
         with self._lock:
+            objects, changes = self._objects, self._changes
             for record in records:
                 if type(record) is StateChange:
                     seq = self._next_seq.get(record.session_id, 0)
                     if record.seq < seq:  # a loaded trace keeps its own numbers
                         record.seq = seq
                     self._next_seq[record.session_id] = record.seq + 1
-                self._records.append(record)
+                    self._change_at.append(len(objects) + len(changes))
+                    changes.add(record)
+                else:
+                    objects.append(record)
             if not self._listeners:
                 return
-            n = len(self._records)
+            n = len(objects) + len(changes)
             listeners = tuple(self._listeners)
+        self._tell(listeners, n)
+
+    def _tell(self, listeners: tuple[Listener, ...], n: int) -> None:
         for listener in listeners:
             try:
                 listener(n)
@@ -49,20 +95,56 @@ class Trace:
                 self.listener_errors += 1
 
     def __len__(self) -> int:
-        return len(self._records)
+        with self._lock:
+            return len(self._objects) + len(self._changes)
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.snapshot())
 
+    def _built(self) -> None:
+        """Build the lazy records (with the lock held)."""
+        objects = self._objects
+        for i in self._lazy:
+            objects[i] = objects[i].record()
+        self._lazy.clear()
+
     def snapshot(self, start: int = 0) -> list[Record]:
         """A copy of the records from `start` on; safe while other threads append."""
         with self._lock:
-            return self._records[start:]
+            if self._lazy:
+                self._built()
+            at = self._change_at[bisect_left(self._change_at, start):]
+            objects = self._objects[start - (len(self._change_at) - len(at)):]
+        # Rows are never rewritten, so state changes are built outside the lock.
+        out: list[Record] = []
+        changes, row, o, pos = self._changes, len(self._change_at) - len(at), 0, start
+        for position in at:
+            if position > pos:
+                out += objects[o:o + position - pos]
+                o += position - pos
+            out.append(changes.row(row))
+            row, pos = row + 1, position + 1
+        out += objects[o:]
+        return out
 
     def of(self, kind: str, session_id: str | None = None) -> list[Any]:
         """The records of one kind (`Record.kind`), of one session or all."""
-        return [r for r in self.snapshot()
+        if kind == StateChange.kind:
+            changes = self.changes()
+            sessions = changes.session_id
+            return [changes.row(i) for i in range(len(changes))
+                    if session_id is None or sessions[i] == session_id]
+        with self._lock:
+            if self._lazy:
+                self._built()
+            objects = list(self._objects)
+        return [r for r in objects
                 if r.kind == kind and (session_id is None or r.session_id == session_id)]
+
+    def changes(self) -> ChangeColumns:
+        """The state changes as columns, copied: safe to read while other threads append."""
+        with self._lock:
+            return self._changes.copy()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(len(trace))` after every append; returns the function that stops it."""
