@@ -2,7 +2,7 @@
 import threading
 
 from agentnb.core.records import Event, StateChange
-from agentnb.core.trace import Trace
+from agentnb.core.trace import Lazy, Trace
 
 
 def test_trace_keeps_order_and_seq_under_threads():
@@ -48,7 +48,7 @@ def test_snapshot_from_any_start_keeps_the_appended_order():
             trace.append(r)
         else:
             r = Fact("s", None, float(i), "lazy", {"i": i})
-            trace.append_lazy(lambda i: Fact("s", None, float(i), "lazy", {"i": i}), i)
+            trace.append(Lazy(lambda i: Fact("s", None, float(i), "lazy", {"i": i}), (i,)))
         expected.append(r)
     assert len(trace) == len(expected)
     for start in range(0, len(expected) + 2):
@@ -60,6 +60,6 @@ def test_snapshot_from_any_start_keeps_the_appended_order():
 
 def test_a_lazy_record_that_cannot_be_built_is_named_not_raised():
     trace = Trace()
-    trace.append_lazy(lambda: 1 / 0)
+    trace.append(Lazy(lambda: 1 / 0, ()))
     (fact,) = trace.snapshot()
     assert fact.topic == "unrecorded" and "ZeroDivisionError" in fact.data["error"]

@@ -35,7 +35,7 @@ class Trace:
     """Records in the order they were appended, from any thread.
 
     State changes are kept as columns (`columns.ChangeColumns`): reading one gives a new
-    `StateChange` equal to the one appended. A record appended with `append_lazy` is built when
+    `StateChange` equal to the one appended. A `Lazy` appended is built into its record when
     the trace is first read. Listeners are told the new length after each append, outside the
     lock, and must be cheap (a view only marks itself dirty); a listener that raises is dropped
     from that call, never from the trace, and never reaches the appender: the trace sits inside
@@ -53,22 +53,11 @@ class Trace:
         self.listener_errors = 0
         self.extend(records)
 
-    def append(self, record: Record) -> None:
+    def append(self, record: Record | Lazy) -> None:
         self.extend((record,))
 
-    def append_lazy(self, build: Callable[..., Record], *args: Any) -> None:
-        """Append the record `build(*args)` will make, built when the trace is first read.
-        `build` must not need anything that changes after this call."""
-        with self._lock:
-            self._lazy.append(len(self._objects))
-            self._objects.append(Lazy(build, args))
-            if not self._listeners:
-                return
-            n = len(self._objects) + len(self._changes)
-            listeners = tuple(self._listeners)
-        self._tell(listeners, n)
-
-    def extend(self, records: Iterable[Record]) -> None:
+    def extend(self, records: Iterable[Record | Lazy]) -> None:
+        """Append records; a `Lazy` among them is built when the trace is first read."""
         with self._lock:
             objects, changes = self._objects, self._changes
             for record in records:
@@ -80,6 +69,8 @@ class Trace:
                     self._change_at.append(len(objects) + len(changes))
                     changes.add(record)
                 else:
+                    if type(record) is Lazy:
+                        self._lazy.append(len(objects))
                     objects.append(record)
             if not self._listeners:
                 return
