@@ -54,7 +54,8 @@ class OpenInference:
         self.instrumentor = GoogleADKInstrumentor()
 
     def __enter__(self):
-        self.instrumentor.instrument(tracer_provider=self.provider)
+        # skip_dep_check: the check reads every installed distribution's metadata, each time
+        self.instrumentor.instrument(tracer_provider=self.provider, skip_dep_check=True)
         return self
 
     def __exit__(self, *exc):

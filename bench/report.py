@@ -20,6 +20,8 @@ SPEC = {
     "view_final_state_ok": ("after the burst the widget's html equals a fresh rendering and rows patched = records", "true", "true", True),
     "history_1m_s": ("1,000,000 recorded state changes → `history()` DataFrame, seconds", "≤ 0.3", "le", 0.3),
     "history_bytes_per_change": ("bytes the trace keeps alive per state change (tracemalloc)", "≤ 150", "le", 150),
+    "events_100k_s": ("100,000 recorded events → `events()` DataFrame, seconds", "report", None, None),
+    "timeline_1m_s": ("the 1,000,000 state changes → `timeline()` (wide: a row per event, a column per key), seconds", "report", None, None),
     "import_s": ("cold `import agentnb` and `%load_ext agentnb`, fresh processes, the slower median", "≤ 0.15", "le", 0.15),
     "notebook_kb_1000_events": ("saved .ipynb after a 1,000-event run with the dashboard shown (nbclient, widget state)", "≤ 200", "le", 200),
     "livekit_overhead_ratio": ("`NotebookJob.ask` turns ÷ bare text-only `AgentSession.run` turns, same scripted LLM", "≤ 1.05", "le", 1.05),

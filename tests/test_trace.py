@@ -63,3 +63,28 @@ def test_a_lazy_record_that_cannot_be_built_is_named_not_raised():
     trace.append(Lazy(lambda: 1 / 0, ()))
     (fact,) = trace.snapshot()
     assert fact.topic == "unrecorded" and "ZeroDivisionError" in fact.data["error"]
+
+
+def test_history_from_columns_matches_the_records():
+    # history() is built from the trace's columns: every column equals the records', and
+    # times equal pandas' own conversion of the same floats (frames rounds as pandas does).
+    import random
+
+    import pandas as pd
+
+    from agentnb.core import frames
+    rng = random.Random(3)
+    trace = Trace()
+    for i in range(500):
+        trace.append(StateChange(f"s{i % 2}", f"i{i % 9}", f"e{i}", rng.uniform(0, 2e9), "a",
+                                 "tool:t", f"k{i % 4}", "session", None, rng.choice([i, "x", {"v": i}]),
+                                 i % 3 > 0, "ToolContext"))
+    records = trace.snapshot()
+    for session in (None, "s1"):
+        df = frames.history(trace.changes(), session)
+        rows = [r for r in records if session is None or r.session_id == session]
+        assert df["new"].tolist() == [r.new for r in rows]
+        assert df["seq"].tolist() == [r.seq for r in rows]
+        assert df["persisted"].tolist() == [r.persisted for r in rows]
+        assert (df["timestamp"] == pd.to_datetime([r.time for r in rows], unit="s", utc=True)).all()
+        assert df.equals(frames.history(records, session))

@@ -167,36 +167,52 @@ def timeline(records: Sequence[Record], session_id: str | None = None, reveal: b
 
 
 def events(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+    import numpy
     pd = _pd()
     evs = _select(records, "event", session_id)
-    seqs: list[int] = []
+    n = len(evs)
+    columns: dict[str, list[Any]] = {name: [None] * n for name in (
+        "session_id", "invocation_id", "event_id", "seq", "timestamp", "author", "kind", "text",
+        "state_delta", "artifact_delta", "function_calls", "function_responses",
+        "transfer_to_agent", "escalate", "error", "branch", "node", "output")}
+    (sessions, invocations, event_ids, seqs, times, authors, kinds, texts, deltas, artifact_deltas,
+     calls, responses, transfers, escalates, errors, branches, nodes, outputs) = columns.values()
     counters: dict[str, int] = {}
-    for e in evs:
-        seqs.append(counters.get(e.session_id, 0))
-        counters[e.session_id] = seqs[-1] + 1
+    shown = (lambda v: v) if reveal else _masked
+    # One pass over the events, every column at once (was one pass per column).
+    for i, e in enumerate(evs):
+        sid = e.session_id
+        seq = counters.get(sid, 0)
+        counters[sid] = seq + 1
+        sessions[i], invocations[i], event_ids[i], seqs[i], times[i] = \
+            sid, e.invocation_id, e.event_id, seq, e.time
+        authors[i], kinds[i], texts[i] = e.author, e.event_kind, shown(e.text)
+        deltas[i], artifact_deltas[i] = shown(e.state_delta), e.artifact_delta
+        calls[i], responses[i] = shown(e.function_calls), shown(e.function_responses)
+        transfers[i], escalates[i], errors[i] = e.transfer_to_agent, e.escalate, e.error
+        branches[i], nodes[i], outputs[i] = e.branch, e.node, shown(e.output)
+    data = {name: _objects(_as_objects(values)) for name, values in columns.items()}
+    data["seq"] = numpy.array(seqs, dtype="int64")
+    data["timestamp"] = _seconds_to_utc(numpy.array(times, dtype="float64"))
+    data["escalate"] = numpy.array(escalates, dtype="bool")
+    for name in ("session_id", "invocation_id", "event_id", "author", "kind", "text",
+                 "transfer_to_agent"):   # as before: pandas' own inference for plain columns
+        data[name] = columns[name]
+    return pd.DataFrame(data, columns=EVENT_COLUMNS, copy=False)
 
-    def shown(v: Any) -> Any:
-        return v if reveal else mask_value(v)
-    return pd.DataFrame({
-        "session_id": [e.session_id for e in evs],
-        "invocation_id": [e.invocation_id for e in evs],
-        "event_id": [e.event_id for e in evs],
-        "seq": pd.array(seqs, dtype="int64"),
-        "timestamp": _times([e.time for e in evs]),
-        "author": [e.author for e in evs],
-        "kind": [e.event_kind for e in evs],
-        "text": [shown(e.text) for e in evs],
-        "state_delta": _objects([shown(e.state_delta) for e in evs]),
-        "artifact_delta": _objects([e.artifact_delta for e in evs]),
-        "function_calls": _objects([shown(e.function_calls) for e in evs]),
-        "function_responses": _objects([shown(e.function_responses) for e in evs]),
-        "transfer_to_agent": [e.transfer_to_agent for e in evs],
-        "escalate": pd.array([e.escalate for e in evs], dtype="bool"),
-        "error": _objects([e.error for e in evs]),
-        "branch": _objects([e.branch for e in evs]),
-        "node": _objects([e.node for e in evs]),
-        "output": _objects([shown(e.output) for e in evs]),
-    }, columns=EVENT_COLUMNS)
+
+def _masked(value: Any) -> Any:
+    """mask_value, with empty text and containers (most of an event's fields) taken as they
+    are without the call (a new empty container, as mask_value would give)."""
+    if not value and value is not None:
+        kind = type(value)
+        if kind is str:
+            return value
+        if kind is dict:
+            return {}
+        if kind is list:
+            return []
+    return mask_value(value)
 
 
 def artifacts(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
