@@ -88,3 +88,54 @@ def test_history_from_columns_matches_the_records():
         assert df["persisted"].tolist() == [r.persisted for r in rows]
         assert (df["timestamp"] == pd.to_datetime([r.time for r in rows], unit="s", utc=True)).all()
         assert df.equals(frames.history(records, session))
+
+
+def _timeline_by_rows(records, session_id=None):
+    """The timeline's definition, one record at a time (what frames.timeline computes)."""
+    from agentnb.core.mask import mask_value
+    from agentnb.core.records import InvocationEnd
+    rows, state, order = [], {}, {}
+    for c in records:
+        if session_id is not None and c.session_id != session_id:
+            continue
+        if isinstance(c, InvocationEnd):
+            for key in [k for k in state.get(c.session_id, {}) if k.startswith("temp:")]:
+                state[c.session_id][key] = None
+            continue
+        if not isinstance(c, StateChange):
+            continue
+        group = (c.session_id, c.event_id, c.invocation_id, c.source == "initial")
+        state.setdefault(c.session_id, {})[c.key] = mask_value(c.new, c.key)
+        order.setdefault(c.key, len(order))
+        if rows and rows[-1][0] == group:
+            rows[-1] = (group, c.seq, dict(state[c.session_id]))
+        else:
+            rows.append((group, c.seq, dict(state[c.session_id])))
+    keys = sorted(order, key=order.__getitem__)
+    return [[g[0], g[2], g[1], seq, *[v.get(k) for k in keys]] for g, seq, v in rows], keys
+
+
+def test_timeline_from_columns_matches_its_definition():
+    import random
+
+    from agentnb.core import frames
+    from agentnb.core.records import InvocationEnd
+    rng = random.Random(11)
+    for trial in range(20):
+        trace = Trace()
+        for i in range(rng.randint(0, 120)):
+            if rng.random() < 0.1:
+                trace.append(InvocationEnd(rng.choice("ab"), f"i{i}", 0.0, "ok"))
+                continue
+            key = rng.choice(["k", "temp:t", "temp:u", "user:x", "api_token"])
+            trace.append(StateChange(rng.choice("ab"), rng.choice([None, "i1", "i2"]),
+                                     rng.choice([None, "e1", "e2", "e3"]), float(i), "a",
+                                     rng.choice(["initial", "tool:t"]), key, "session", None,
+                                     rng.choice([None, i, "secret", {"v": i}]), True))
+        records = trace.snapshot()
+        for session in (None, "a"):
+            expected, keys = _timeline_by_rows(records, session)
+            got = frames.timeline(trace.changes_and("invocation_end"), session)
+            assert list(got.columns) == ["session_id", "invocation_id", "event_id", "seq", *keys]
+            assert got.values.tolist() == expected, (trial, session)
+            assert frames.timeline(records, session).values.tolist() == expected

@@ -1,7 +1,7 @@
 """pandas DataFrames built from a trace's records. pandas is imported only when one is asked for."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .fold import final_state
@@ -132,38 +132,88 @@ def _as_objects(values: Sequence[Any]) -> Any:
     return out
 
 
-def timeline(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+def timeline(records: Sequence[Record] | tuple[ChangeColumns, list[tuple[int, Any]]],
+             session_id: str | None = None, reveal: bool = False) -> Any:
     """Wide: one row per state-changing event (and one for the starting state), one column per
-    key holding its value after that event."""
+    key holding its value after that event. `records`, or (columns, invocation ends each with
+    how many changes precede it) from `Trace.changes_and("invocation_end")`.
+
+    Built per (session, key) with numpy searches, not per row: a row is a run of consecutive
+    changes of one (session, event, invocation, starting state); a key's value in a row is
+    the last written by the row's last change in its session; an invocation's end writes None
+    to the session's `temp:` keys written before it."""
+    import numpy
     pd = _pd()
-    rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    state: dict[str | None, dict[str, Any]] = {}
-    order: dict[str, int] = {}
-    for c in records:
-        if session_id is not None and c.session_id != session_id:
-            continue
-        if isinstance(c, InvocationEnd):   # temp: keys end with their invocation
-            session_state = state.get(c.session_id, {})
-            for key in [k for k in session_state if k.startswith("temp:")]:
-                session_state[key] = None
-            continue
-        if not isinstance(c, StateChange):
-            continue
-        group = (c.session_id, c.event_id, c.invocation_id, c.source == "initial")
-        session_state = state.setdefault(c.session_id, {})
-        session_state[c.key] = _shown(c.new, c.key, reveal)
-        order.setdefault(c.key, len(order))
-        if rows and rows[-1][0] == group:
-            rows[-1][1]["seq"] = c.seq
-            rows[-1][1]["values"] = dict(session_state)
-        else:
-            rows.append((group, {"seq": c.seq, "values": dict(session_state)}))
-    keys = sorted(order, key=order.__getitem__)
-    data = [{"session_id": g[0], "invocation_id": g[2], "event_id": g[1], "seq": r["seq"],
-             **{k: r["values"].get(k) for k in keys}} for g, r in rows]
-    frame = pd.DataFrame(data, columns=["session_id", "invocation_id", "event_id", "seq", *keys])
+    if isinstance(records, tuple):
+        cols, ends = records
+    else:
+        cols, ends = ChangeColumns(), []
+        for r in records:
+            if type(r) is StateChange:
+                cols.add(r)
+            elif isinstance(r, InvocationEnd):
+                ends.append((len(cols), r))
+    rows = numpy.arange(len(cols))                         # the changes shown, by trace index
+    session_codes = numpy.array(cols.session_id.codes, dtype=numpy.int64)
+    if session_id is not None:
+        code = cols.session_id.values.index(session_id) if session_id in cols.session_id.values else -1
+        rows = rows[session_codes == code]
+    session_codes, key_codes = session_codes[rows], numpy.array(cols.key.codes, dtype=numpy.int64)[rows]
+    sessions, keys = cols.session_id.array()[rows], cols.key.array()[rows]
+    events, invocations = cols.objects(cols.event_id)[rows], cols.invocation_id.array()[rows]
+    initial = cols.source.array()[rows] == "initial"
+    values = cols.objects(cols.new)[rows]
+    masked = _shown_column(keys, values, reveal, cols.key.values, cols.only_plain)
+    if masked is not values:
+        values = _as_objects(masked)
+    n = len(rows)
+    starts = numpy.ones(n, dtype=bool)   # a new row where (session, event, invocation, initial) changes
+    if n > 1:
+        starts[1:] = ((session_codes[1:] != session_codes[:-1]) | (events[1:] != events[:-1])
+                      | (invocations[1:] != invocations[:-1]) | (initial[1:] != initial[:-1]))
+    group = numpy.cumsum(starts) - 1                       # each change's output row
+    last = numpy.flatnonzero(numpy.append(starts[1:], True)) if n else rows
+    key_order = list(dict.fromkeys(keys.tolist()))         # columns: keys as first written
+    out = {k: numpy.full(len(last), None, dtype=object) for k in key_order}
+    row_session = session_codes[last]
+    pair = session_codes * (len(cols.key.values) + 1) + key_codes
+    order = numpy.argsort(pair, kind="stable")             # by (session, key), then trace order
+    bounds = numpy.flatnonzero(numpy.diff(pair[order])) + 1
+    for mine in numpy.split(order, bounds) if n else ():
+        sid, key = sessions[mine[0]], keys[mine[0]]
+        at, vals = group[mine], values[mine]
+        if ends and key.startswith("temp:"):
+            at, vals = _with_resets(at, vals, mine, rows, session_codes, group, ends, sid)
+        its_rows = numpy.flatnonzero(row_session == session_codes[mine[0]])
+        latest = numpy.searchsorted(at, its_rows, side="right") - 1
+        seen = latest >= 0
+        out[key][its_rows[seen]] = vals[latest[seen]]
+    data = {"session_id": _objects(sessions[last]), "invocation_id": _objects(invocations[last]),
+            "event_id": _objects(events[last]),
+            "seq": numpy.array(cols.seq, dtype="int64")[rows][last],
+            **{k: _objects(v) for k, v in out.items()}}
+    frame = pd.DataFrame(data, columns=["session_id", "invocation_id", "event_id", "seq", *key_order],
+                         copy=False)
     frame["seq"] = frame["seq"].astype("int64")
     return frame
+
+
+def _with_resets(at: Any, vals: Any, mine: Any, rows: Any, session_codes: Any, group: Any,
+                 ends: list[tuple[int, Any]], session_id: str) -> tuple[Any, Any]:
+    """A `temp:` key's writes (output rows `at`, values `vals`, shown changes `mine`) with a
+    None written by each end of an invocation of its session after its first write."""
+    import numpy
+    first = rows[mine[0]]
+    same = numpy.flatnonzero(session_codes == session_codes[mine[0]])   # shown changes, session
+    # each end resets from the session's first change after it (none after it: no row sees it)
+    nxt = numpy.searchsorted(rows[same], [c for c, e in ends if e.session_id == session_id
+                                          and c > first])
+    nxt = same[nxt[nxt < len(same)]]
+    if not len(nxt):
+        return at, vals
+    order = numpy.argsort(numpy.concatenate([mine * 2 + 1, nxt * 2]), kind="stable")
+    return (numpy.concatenate([at, group[nxt]])[order],
+            numpy.concatenate([vals, numpy.full(len(nxt), None, dtype=object)])[order])
 
 
 def events(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
@@ -178,7 +228,7 @@ def events(records: Sequence[Record], session_id: str | None = None, reveal: boo
     (sessions, invocations, event_ids, seqs, times, authors, kinds, texts, deltas, artifact_deltas,
      calls, responses, transfers, escalates, errors, branches, nodes, outputs) = columns.values()
     counters: dict[str, int] = {}
-    shown = (lambda v: v) if reveal else _masked
+    shown: Callable[[Any], Any] = _as_is if reveal else _masked
     # One pass over the events, every column at once (was one pass per column).
     for i, e in enumerate(evs):
         sid = e.session_id
@@ -199,6 +249,10 @@ def events(records: Sequence[Record], session_id: str | None = None, reveal: boo
                  "transfer_to_agent"):   # as before: pandas' own inference for plain columns
         data[name] = columns[name]
     return pd.DataFrame(data, columns=EVENT_COLUMNS, copy=False)
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _masked(value: Any) -> Any:

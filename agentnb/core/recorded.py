@@ -28,7 +28,7 @@ class Recorded:
         return frames.history(self.trace.changes(), session_id, reveal)
 
     def timeline(self, session_id: str | None = None, *, reveal: bool = False) -> Any:
-        return frames.timeline(self.trace.snapshot(), session_id, reveal)
+        return frames.timeline(self.trace.changes_and("invocation_end"), session_id, reveal)
 
     def events(self, session_id: str | None = None, *, reveal: bool = False) -> Any:
         return frames.events(self.trace.snapshot(), session_id, reveal)

@@ -137,6 +137,23 @@ class Trace:
         with self._lock:
             return self._changes.copy()
 
+    def changes_and(self, kind: str) -> tuple[ChangeColumns, list[tuple[int, Any]]]:
+        """The state changes as columns (copied, as `changes()`), and the records of another
+        kind, each with how many state changes come before it in the trace."""
+        with self._lock:
+            if self._lazy:
+                self._built()
+            changes = self._changes.copy()
+            at = array("q", self._change_at)
+            objects = list(self._objects)
+        import numpy
+        # change r has at[r] - r objects before it: non-decreasing, so a search finds, for
+        # object j, how many changes come before it.
+        before = numpy.array(at, dtype=numpy.int64) - numpy.arange(len(at), dtype=numpy.int64)
+        picked = [(j, r) for j, r in enumerate(objects) if r.kind == kind]
+        counts = numpy.searchsorted(before, [j for j, _ in picked], side="right")
+        return changes, [(int(c), r) for c, (_, r) in zip(counts, picked, strict=True)]
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(len(trace))` after every append; returns the function that stops it."""
         with self._lock:
