@@ -2,7 +2,7 @@
 import threading
 
 from agentnb.core.records import Event, StateChange
-from agentnb.core.trace import Lazy, Trace
+from agentnb.core.trace import Trace
 
 
 def test_trace_keeps_order_and_seq_under_threads():
@@ -31,7 +31,7 @@ def test_listener_failure_never_reaches_the_appender():
 
 def test_snapshot_from_any_start_keeps_the_appended_order():
     # State changes are kept as columns and the rest as objects: reading must interleave them
-    # back exactly, from any start, with lazy records built in place.
+    # back exactly, from any start.
     import random
 
     from agentnb.core.records import Fact
@@ -47,8 +47,8 @@ def test_snapshot_from_any_start_keeps_the_appended_order():
             r = Event("s", "i", f"e{i}", float(i), "a", "model", f"t{i}")
             trace.append(r)
         else:
-            r = Fact("s", None, float(i), "lazy", {"i": i})
-            trace.append(Lazy(lambda i: Fact("s", None, float(i), "lazy", {"i": i}), (i,)))
+            r = Fact("s", None, float(i), "f", {"i": i})
+            trace.append(r)
         expected.append(r)
     assert len(trace) == len(expected)
     for start in range(0, len(expected) + 2):
@@ -56,13 +56,6 @@ def test_snapshot_from_any_start_keeps_the_appended_order():
     assert trace.of("state_change", "s1") == [r for r in expected
                                               if r.kind == "state_change" and r.session_id == "s1"]
     assert trace.of("fact") == [r for r in expected if r.kind == "fact"]
-
-
-def test_a_lazy_record_that_cannot_be_built_is_named_not_raised():
-    trace = Trace()
-    trace.append(Lazy(lambda: 1 / 0, ()))
-    (fact,) = trace.snapshot()
-    assert fact.topic == "unrecorded" and "ZeroDivisionError" in fact.data["error"]
 
 
 def test_history_from_columns_matches_the_records():

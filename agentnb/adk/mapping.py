@@ -147,11 +147,8 @@ def _pending_row(event: Any, call: dict[str, Any], calls: dict[Any, dict[str, An
 
 
 def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str,
-               code: tuple[str, str, dict[str, Any]] | None = None,
-               delta: Mapping[str, Any] | None = None) -> str:
-    """The kind of an event (`code`: its `code_parts`, when it has code execution parts;
-    `delta`: its state delta as copied when it arrived, since ADK strips `temp:` keys from the
-    event's own when it appends the event)."""
+               code: tuple[str, str, dict[str, Any]] | None = None) -> str:
+    """The kind of an event (`code`: its `code_parts`, when it has code execution parts)."""
     if event.author == "user":
         return "rewind" if event.actions.rewind_before_invocation_id else "user"
     if event.error_code or event.error_message:
@@ -166,7 +163,7 @@ def event_kind(event: Any, calls: list[Any], responses: list[Any], text: str,
         return "transfer"
     if text:
         return "model"
-    return "state" if (event.actions.state_delta if delta is None else delta) else "other"
+    return "state" if event.actions.state_delta else "other"
 
 
 def invocation_exposed(ic: Any) -> dict[str, Any]:

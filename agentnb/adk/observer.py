@@ -16,7 +16,7 @@ from ..core.failure import full_traceback
 from ..core.guard import Guard
 from ..core.records import (ArtifactVersion, ContextSnapshot, Fact, InvocationEnd, InvocationStart,
                             Record)
-from ..core.trace import Lazy, Trace
+from ..core.trace import Trace
 from ..core.values import copy_value
 from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, state_of, text_of
 from .provenance import Writers
@@ -62,24 +62,14 @@ class AdkObserver(SessionBook, BasePlugin):
         return self.guard.failures
 
     def _snapshot(self, hook: str, ctx: Any, session_id: str, invocation_id: str | None,
-                  agent: str | None = None, exposed: dict[str, Any] | None = None) -> Lazy:
-        """What a hook's context exposes, taken now (the state is copied: it changes as the
-        run goes on); the ContextSnapshot is built when the trace is first read."""
+                  agent: str | None = None, exposed: dict[str, Any] | None = None) -> ContextSnapshot:
         kind = CONTEXT_KIND.get(hook, hook)
         # An InvocationContext has no function call id, and pydantic's miss costs ~3 µs.
         call_id = None if kind == "InvocationContext" else getattr(ctx, "function_call_id", None)
-        return Lazy(self._context_record, (
-            session_id, invocation_id, time.time(), hook, kind, type(ctx), agent, call_id,
-            getattr(ctx, "user_content", None), getattr(ctx, "branch", None), state_of(ctx),
-            exposed))
-
-    def _context_record(self, session_id: str, invocation_id: str | None, at: float, hook: str,
-                        kind: str, cls: type, agent: str | None, call_id: str | None,
-                        user_content: Any, branch: str | None, state: dict[str, Any],
-                        exposed: dict[str, Any] | None) -> ContextSnapshot:
-        return ContextSnapshot(session_id, invocation_id, at, hook, kind, cls.__name__, agent,
-                               call_id, self._user_text(user_content), branch, state,
-                               exposed or {})
+        return ContextSnapshot(
+            session_id, invocation_id, time.time(), hook, kind, type(ctx).__name__, agent, call_id,
+            self._user_text(getattr(ctx, "user_content", None)), getattr(ctx, "branch", None),
+            state_of(ctx), exposed or {})
 
     def _user_text(self, content: Any) -> str:
         # Every snapshot of an invocation shows the same user content: walk its parts once.
@@ -116,8 +106,8 @@ class AdkObserver(SessionBook, BasePlugin):
                                {k: v for k, v in state_of(ic).items() if k not in delta},
                                events=[e for e in ic.session.events if e is not user_event])
         self._begin(ic, parent)
-        records: list[Record | Lazy] = [self._snapshot("before_run_callback", ic, sid, inv,
-                                         exposed=invocation_exposed(ic))]
+        records: list[Record] = [self._snapshot("before_run_callback", ic, sid, inv,
+                                  exposed=invocation_exposed(ic))]
         # Events appended outside the runner since the last run (ADK fires no hook for them).
         records += self.unseen_records(ic.session, user_event)
         if user_event is not None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..core.records import ArtifactVersion, Event, Fact, Record, Session, StateChange, scope_of
-from ..core.trace import Lazy, Trace
+from ..core.trace import Trace
 from ..core.values import copy_value, same
 from .mapping import (
     call_dicts,
@@ -73,19 +73,27 @@ class SessionBook:
         return out
 
     def _event_records(self, event: Any, session_id: str, writers: Writers | None,
-                       source: str | None = None) -> list[Record | Lazy]:
+                       source: str | None = None) -> list[Record]:
         """An ADK event as an Event record and one StateChange per write, each with its writer:
-        `source` for every key when given (user, external, rewind), else as `writers` found.
-        What ADK or a tool may change later (the delta, calls' args, responses, output) is
-        copied now; the Event record is built from the rest when the trace is first read."""
+        `source` for every key when given (user, external, rewind), else as `writers` found."""
         self._recorded.add(event.id)
         calls, responses = call_dicts(event)
         actions = event.actions
         delta = copy_value(dict(actions.state_delta))
         now = time.time()
+        text = answer = text_of(event.content)
+        code = code_parts(event)
+        if code is not None:
+            text = code[1]
         waits = interrupt_ids(event, calls)
-        record = Lazy(_event_record, (session_id, event, now, calls, responses, delta,
-                                      dict(actions.artifact_delta), event_output(event), waits))
+        record = Event(
+            session_id, event.invocation_id, event.id, event.timestamp or now, event.author,
+            event_kind(event, calls, responses, text, code), text, calls, responses,
+            delta, dict(actions.artifact_delta), actions.transfer_to_agent,
+            bool(actions.escalate), bool(actions.end_of_agent),
+            list((actions.requested_auth_configs or {}).keys()),
+            event.error_message or event.error_code, event.branch, node_path(event),
+            event_output(event), waits, code[2] if code is not None else None)
         if waits or (responses and event.author == "user"):
             self._track_interrupts(session_id, event.author, event.invocation_id, responses, waits)
         if not delta:
@@ -97,7 +105,7 @@ class SessionBook:
             agent = self._agents.get(event.author)
             writes = writers.event_writes(event, delta, [r["id"] for r in responses],
                                           getattr(agent, "output_key", None),
-                                          bool(text_of(event.content)) and not event.partial)
+                                          bool(answer) and not event.partial)
         else:
             writes = [(f"event:{event.author}", None, k, v) for k, v in delta.items()]
         return [record, *self._changes(session_id, event.invocation_id, event.id, now,
@@ -120,10 +128,10 @@ class SessionBook:
         return invocation_id in self._open.get(session_id, {}).values()
 
     # -- what the observer never saw --
-    def unseen_records(self, session: Any, skip: Any = None) -> list[Record | Lazy]:
+    def unseen_records(self, session: Any, skip: Any = None) -> list[Record]:
         """Events of `session` not in the trace (appended outside the runner: ADK fires no hook
         for `append_event`), as records whose changes have the source `external`."""
-        records: list[Record | Lazy] = []
+        records: list[Record] = []
         events = session.events
         start = self._scanned.get(session.id, 0)   # events are only ever appended
         recorded = self._recorded
@@ -145,7 +153,7 @@ class SessionBook:
             and (k not in current or not same(current[k], v))]
         return self._changes(session_id, None, None, time.time(), "", writes) if writes else []
 
-    def reconcile(self, session: Any) -> list[Record | Lazy]:
+    def reconcile(self, session: Any) -> list[Record]:
         """Record what `session` (fresh from the session service) holds that the trace lacks:
         its unseen events, then any key whose value still differs. Returns the new records."""
         records = self.unseen_records(session)
@@ -187,21 +195,3 @@ class SessionBook:
                                                           "user", writes),
                            *versions, Fact(sid, event.invocation_id, now, "rewind", {"before": before})])
         return str(event.id)
-
-
-def _event_record(session_id: str, event: Any, now: float, calls: list[dict[str, Any]],
-                  responses: list[dict[str, Any]], delta: dict[str, Any],
-                  artifact_delta: dict[str, int], output: Any, waits: list[str]) -> Event:
-    """The Event record of an ADK event (`_event_records` copied what may change)."""
-    actions = event.actions
-    text = text_of(event.content)
-    code = code_parts(event)
-    if code is not None:
-        text = code[1]
-    return Event(
-        session_id, event.invocation_id, event.id, event.timestamp or now, event.author,
-        event_kind(event, calls, responses, text, code, delta), text, calls, responses, delta,
-        artifact_delta, actions.transfer_to_agent, bool(actions.escalate),
-        bool(actions.end_of_agent), list((actions.requested_auth_configs or {}).keys()),
-        event.error_message or event.error_code, event.branch, node_path(event), output, waits,
-        code[2] if code is not None else None)

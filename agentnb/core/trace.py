@@ -8,35 +8,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .columns import ChangeColumns
-from .records import Fact, Record, StateChange
+from .records import Record, StateChange
 
 Listener = Callable[[int], None]
-
-
-class Lazy:
-    """A record the trace builds when it is first read: `build(*args)`, where `args` are what a
-    hook captured at once (references, and copies of what the framework may change later)."""
-
-    __slots__ = ("args", "build")
-
-    def __init__(self, build: Callable[..., Record], args: tuple[Any, ...]) -> None:
-        self.build, self.args = build, args
-
-    def record(self) -> Record:
-        try:
-            return self.build(*self.args)
-        except Exception as exc:   # a reader must get a record; the hook that captured it is gone
-            return Fact(None, None, 0.0, "unrecorded",
-                        {"builder": getattr(self.build, "__name__", "?"),
-                         "error": f"{type(exc).__name__}: {exc}"})
 
 
 class Trace:
     """Records in the order they were appended, from any thread.
 
     State changes are kept as columns (`columns.ChangeColumns`): reading one gives a new
-    `StateChange` equal to the one appended. A `Lazy` appended is built into its record when
-    the trace is first read. Listeners are told the new length after each append, outside the
+    `StateChange` equal to the one appended. Listeners are told the new length after each append, outside the
     lock, and must be cheap (a view only marks itself dirty); a listener that raises is dropped
     from that call, never from the trace, and never reaches the appender: the trace sits inside
     someone's agent run.
@@ -44,20 +25,18 @@ class Trace:
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         self._lock = threading.Lock()
-        self._objects: list[Any] = []          # every record but state changes (or a Lazy)
+        self._objects: list[Record] = []       # every record but state changes
         self._changes = ChangeColumns()
         self._change_at = array("q")           # where in the trace each state change is
-        self._lazy: list[int] = []             # indexes of `_objects` still to build
         self._next_seq: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self.listener_errors = 0
         self.extend(records)
 
-    def append(self, record: Record | Lazy) -> None:
+    def append(self, record: Record) -> None:
         self.extend((record,))
 
-    def extend(self, records: Iterable[Record | Lazy]) -> None:
-        """Append records; a `Lazy` among them is built when the trace is first read."""
+    def extend(self, records: Iterable[Record]) -> None:
         with self._lock:
             objects, changes = self._objects, self._changes
             for record in records:
@@ -69,8 +48,6 @@ class Trace:
                     self._change_at.append(len(objects) + len(changes))
                     changes.add(record)
                 else:
-                    if type(record) is Lazy:
-                        self._lazy.append(len(objects))
                     objects.append(record)
             if not self._listeners:
                 return
@@ -92,18 +69,9 @@ class Trace:
     def __iter__(self) -> Iterator[Record]:
         return iter(self.snapshot())
 
-    def _built(self) -> None:
-        """Build the lazy records (with the lock held)."""
-        objects = self._objects
-        for i in self._lazy:
-            objects[i] = objects[i].record()
-        self._lazy.clear()
-
     def snapshot(self, start: int = 0) -> list[Record]:
         """A copy of the records from `start` on; safe while other threads append."""
         with self._lock:
-            if self._lazy:
-                self._built()
             at = self._change_at[bisect_left(self._change_at, start):]
             objects = self._objects[start - (len(self._change_at) - len(at)):]
         # Rows are never rewritten, so state changes are built outside the lock.
@@ -126,8 +94,6 @@ class Trace:
             return [changes.row(i) for i in range(len(changes))
                     if session_id is None or sessions[i] == session_id]
         with self._lock:
-            if self._lazy:
-                self._built()
             objects = list(self._objects)
         return [r for r in objects
                 if r.kind == kind and (session_id is None or r.session_id == session_id)]
@@ -141,8 +107,6 @@ class Trace:
         """The state changes as columns (copied, as `changes()`), and the records of another
         kind, each with how many state changes come before it in the trace."""
         with self._lock:
-            if self._lazy:
-                self._built()
             changes = self._changes.copy()
             at = array("q", self._change_at)
             objects = list(self._objects)
