@@ -90,9 +90,13 @@ class Trace:
         """The records of one kind (`Record.kind`), of one session or all."""
         if kind == StateChange.kind:
             changes = self.changes()
+            if session_id is None:
+                return changes.rows()
             sessions = changes.session_id
-            return [changes.row(i) for i in range(len(changes))
-                    if session_id is None or sessions[i] == session_id]
+            if session_id not in sessions.values:
+                return []
+            code = sessions.values.index(session_id)   # compare codes, build only the matches
+            return [changes.row(i) for i, c in enumerate(sessions.codes) if c == code]
         with self._lock:
             objects = list(self._objects)
         return [r for r in objects
