@@ -24,6 +24,8 @@ SPEC = {
     "timeline_1m_s": ("the 1,000,000 state changes → `timeline()` (wide: a row per event, a column per key), seconds", "report", None, None),
     "import_s": ("cold `import agentnb` and `%load_ext agentnb`, fresh processes, the slower median", "≤ 0.15", "le", 0.15),
     "notebook_kb_1000_events": ("saved .ipynb after a 1,000-event run with the dashboard shown (nbclient, widget state)", "≤ 200", "le", 200),
+    "page_open_s": ("a saved notebook of 200 finished cards opened in JupyterLab in Chromium until every output is in the page ÷ the same notebook with each output plain HTML of the same size", "≤ 1.5", "le", 1.5),
+    "page_live_cpu": ("the browser's CPU (every Chromium process, in cores) while a dashboard in JupyterLab follows 5,000 records/s for 10 s", "≤ 0.25", "le", 0.25),
     "livekit_overhead_ratio": ("`NotebookJob.ask` turns ÷ bare text-only `AgentSession.run` turns, same scripted LLM", "≤ 1.05", "le", 1.05),
 }
 

@@ -38,6 +38,8 @@ GROUPS = {
     "import": ("b_import", "run_import", ["import_s"]),
     "notebook": ("b_notebook", "run_notebook", ["notebook_kb_1000_events"]),
     "livekit": ("b_livekit", "run_livekit", ["livekit_overhead_ratio"]),
+    "page": ("b_page", "run_page", ["page_open_s"]),
+    "page_live": ("b_page", "run_page_live", ["page_live_cpu"]),
 }
 KEYS = [k for _, _, keys in GROUPS.values() for k in keys]
 
