@@ -21,7 +21,8 @@ if str(SRC) not in sys.path[:1]:
     sys.path.insert(0, str(SRC))
 
 PACKAGES = ["agentnb", "google-adk", "google-genai", "livekit-agents", "livekit", "ipywidgets",
-            "anywidget", "ipykernel", "ipython", "pandas", "opentelemetry-sdk", "nbclient",
+            "anywidget", "ipykernel", "ipython", "pandas", "opentelemetry-sdk",
+            "openinference-instrumentation-google-adk", "nbclient",
             "nbformat", "traitlets", "comm"]
 
 

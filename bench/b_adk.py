@@ -1,4 +1,5 @@
-"""ADK: agentnb's recording, its live dashboard, and OpenTelemetry, each against bare ADK.
+"""ADK: agentnb's recording, its live dashboard, and the peers (ADK's OpenTelemetry spans, Phoenix's
+OpenInference), each against bare ADK in the same rounds.
 
 Every variant gets its own identical agent, scripted model and in-memory services. A round runs
 `per_round` invocations of each variant (3 tool calls and a reply each) in a fresh session, in a
@@ -12,6 +13,7 @@ import io
 import pstats
 import time
 
+from _peers import make_peer_sides
 from _common import Clock, Rounds, install_headless_comm, quantiles, quiet_logs, rnd, median
 
 APP = "bench"
@@ -173,77 +175,29 @@ class SelfTime:
         self.calls.clear()
 
 
-# --- OpenTelemetry, switchable ------------------------------------------------------------------
-
-def install_switchable_otel():
-    """A global TracerProvider that is the SDK one (SimpleSpanProcessor → InMemorySpanExporter)
-    while `switch.on`, and the no-op tracer otherwise: ADK's module-level tracer is a proxy that
-    binds to the global provider once, so this is how OTel and bare runs share one process."""
-    from opentelemetry import trace as ot
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    sdk = TracerProvider()
-    sdk.add_span_processor(SimpleSpanProcessor(exporter))
-    noop = ot.NoOpTracer()
-
-    class SwitchTracer(ot.Tracer):
-        def __init__(self, real):
-            self.real = real
-
-        def start_span(self, *args, **kwargs):
-            return (self.real if switch.on else noop).start_span(*args, **kwargs)
-
-        def start_as_current_span(self, *args, **kwargs):
-            return (self.real if switch.on else noop).start_as_current_span(*args, **kwargs)
-
-    class Switch(ot.TracerProvider):
-        on = False
-
-        def get_tracer(self, *args, **kwargs):
-            return SwitchTracer(sdk.get_tracer(*args, **kwargs))
-
-    switch = Switch()
-    ot.set_tracer_provider(switch)
-    return switch, exporter
-
-
-class OtelSide(BareSide):
-    def __init__(self, runner, switch, exporter):
-        super().__init__(runner)
-        self.switch, self.exporter = switch, exporter
-        self.spans = 0
-        self.invocations = 0
-
-    async def run(self, k):
-        self.switch.on = True
-        try:
-            await super().run(k)
-        finally:
-            self.switch.on = False
-        self.invocations += k
-
-    def drain(self):
-        self.spans += len(self.exporter.get_finished_spans())
-        self.exporter.clear()
-
-
 # --- the groups ----------------------------------------------------------------------------------
 
-async def _rounds(sides, base, rounds, per_round):
-    ab = Rounds(list(sides), base)
-    for r in range(rounds):
-        for name in ab.order(r):
-            side = sides[name]
-            await side.new_session()
-            with Clock() as c:
-                await side.run(per_round)
-            ab.record(name, c.wall, c.cpu)
-            if hasattr(side, "drain"):
-                side.drain()
-    return ab
+async def _timed(side, k):
+    """Run `k` invocations of a side in a fresh session; (wall, cpu) of the runs alone (a peer's
+    instrumenting and its exporter's draining are outside the clock)."""
+    await side.new_session()
+    getattr(side, "prepare", lambda: None)()
+    try:
+        with Clock() as c:
+            await side.run(k)
+    finally:
+        getattr(side, "done", lambda: None)()
+    getattr(side, "drain", lambda: None)()
+    return c
+
+
+def _overhead_vs(ours, peers):
+    """agentnb's overhead ÷ the cheapest peer's (both as ratio − 1); None when no peer costs
+    anything measurable (a ratio at or below 1 cannot be divided by)."""
+    best = min((p for p in peers if p is not None), default=None)
+    if ours is None or best is None or best <= 1.0:
+        return None
+    return (ours - 1.0) / (best - 1.0)
 
 
 def run_adk(quick: bool) -> dict:
@@ -265,10 +219,11 @@ def run_adk(quick: bool) -> dict:
         instr_runner = make_nb(total)
         selftime = SelfTime(instr_runner)
         instr = NbSide(instr_runner)
-        sides = {"bare": bare, "agentnb": nb, "agentnb+view": nbv, "agentnb(instrumented)": instr}
+        sides = {"bare": bare, "agentnb": nb, "agentnb+view": nbv, "agentnb(instrumented)": instr,
+                 **make_peer_sides(BareSide, make_bare, total)}
         for side in sides.values():       # the first invocation costs ~0.6 s: not measured
-            await side.new_session()
-            await side.run(warm)
+            await _timed(side, warm)
+            getattr(side, "reset", lambda: None)()
         selftime.reset()
         comm = _common.COMMS[-1]
         sent_before = len(comm.sent)
@@ -277,11 +232,9 @@ def run_adk(quick: bool) -> dict:
         for r in range(rounds):
             for name in ab.order(r):
                 side = sides[name]
-                await side.new_session()
                 if side is instr:
                     before_self, before_async = selftime.total, selftime.run_async
-                with Clock() as c:
-                    await side.run(per_round)
+                c = await _timed(side, per_round)
                 ab.record(name, c.wall, c.cpu)
                 if side is instr:
                     shares.append((selftime.total - before_self) / c.wall)
@@ -297,10 +250,15 @@ def run_adk(quick: bool) -> dict:
                  for k, v in sorted(selftime.per_hook.items(), key=lambda kv: -kv[1])}
         profile = await _profile_nb(make_nb(40), 30) if not quick else None
         records_per_inv = len(nb.nb.trace) / (warm + n_inv)
+        ours = ab.summary("agentnb")["median"]
+        peers = {name: ab.summary(name)["median"] for name in ("otel", "openinference")}
         return {
-            "adk_overhead_ratio": ab.summary("agentnb")["median"],
+            "adk_overhead_ratio": ours,
             "adk_self_time_share": rnd(median(shares)),
             "adk_view_overhead_ratio": ab.summary("agentnb+view")["median"],
+            "adk_otel_overhead_ratio": peers["otel"],
+            "adk_openinference_overhead_ratio": peers["openinference"],
+            "adk_vs_best_peer": rnd(_overhead_vs(ours, peers.values()), 3),
             "details": {
                 "adk": {
                     "workload": f"{n_inv} invocations per variant ({rounds} rounds x {per_round}, "
@@ -310,6 +268,9 @@ def run_adk(quick: bool) -> dict:
                     "agentnb": ab.summary("agentnb"),
                     "agentnb+view": ab.summary("agentnb+view"),
                     "agentnb(instrumented)": ab.summary("agentnb(instrumented)"),
+                    **{name: ab.summary(name) for name in peers},
+                    "spans_per_invocation": {name: rnd(sides[name].spans / max(
+                        sides[name].invocations, 1), 1) for name in peers},
                     "self_time_share_quantiles": quantiles(shares),
                     "self_time_share_aggregate": rnd(selftime.total / timed_instr),
                     "ask_wrapper_share": rnd((outside) / timed_instr),
@@ -349,32 +310,3 @@ async def _profile_nb(nb, invocations):
                          "calls": nc, "tottime_share": rnd(tt / total), "cumtime_share": rnd(ct / total)})
     rows.sort(key=lambda r: -r["tottime_share"])
     return rows[:12]
-
-
-def run_otel(quick: bool) -> dict:
-    quiet_logs()
-    switch, exporter = install_switchable_otel()
-    rounds, per_round, warm = (6, 4, 3) if quick else (50, 4, 5)
-    total = warm + rounds * per_round + 2
-
-    async def main():
-        bare = BareSide(make_bare(total))
-        otel = OtelSide(make_bare(total), switch, exporter)
-        for side in (bare, otel):
-            await side.new_session()
-            await side.run(warm)
-        otel.drain()
-        otel.spans = otel.invocations = 0
-        ab = await _rounds({"bare": bare, "otel": otel}, "bare", rounds, per_round)
-        return {
-            "adk_otel_overhead_ratio": ab.summary("otel")["median"],
-            "details": {"otel": {
-                "workload": f"{rounds * per_round} invocations per variant ({rounds} rounds x "
-                            f"{per_round}), bare ADK with and without an SDK TracerProvider + "
-                            "SimpleSpanProcessor + InMemorySpanExporter",
-                "otel": ab.summary("otel"),
-                "spans_per_invocation": rnd(otel.spans / max(otel.invocations, 1), 1),
-                "bare_ms_per_invocation": rnd(median(ab.wall["bare"]) / per_round * 1e3, 2),
-            }},
-        }
-    return asyncio.run(main())

@@ -30,18 +30,21 @@ from _common import REPO, SRC, machine  # noqa: E402
 # group -> (module, function, keys it writes)
 GROUPS = {
     "adk": ("b_adk", "run_adk", ["adk_overhead_ratio", "adk_self_time_share",
-                                 "adk_view_overhead_ratio"]),
-    "otel": ("b_adk", "run_otel", ["adk_otel_overhead_ratio"]),
+                                 "adk_view_overhead_ratio", "adk_otel_overhead_ratio",
+                                 "adk_openinference_overhead_ratio", "adk_vs_best_peer"]),
     "view": ("b_view", "run_view", ["view_msgs_per_s", "view_bytes_per_s", "view_final_state_ok"]),
-    "history": ("b_history", "run_history", ["history_1m_s", "history_bytes_per_change"]),
+    "history": ("b_history", "run_history", ["history_1m_s", "history_bytes_per_change",
+                                             "events_100k_s", "timeline_1m_s"]),
     "import": ("b_import", "run_import", ["import_s"]),
     "notebook": ("b_notebook", "run_notebook", ["notebook_kb_1000_events"]),
     "livekit": ("b_livekit", "run_livekit", ["livekit_overhead_ratio"]),
+    "page": ("b_page", "run_page", ["page_open_s"]),
+    "page_live": ("b_page", "run_page_live", ["page_live_cpu"]),
 }
 KEYS = [k for _, _, keys in GROUPS.values() for k in keys]
 
 # Per group, the most a group may take before it is stopped and its keys recorded as null.
-TIMEOUT = {"quick": 120, "full": 420}
+TIMEOUT = {"quick": 300, "full": 900}   # generous: the machine is shared
 
 
 def run_group(name: str, quick: bool) -> dict:

@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 def test_quick_mode_writes_every_key(tmp_path):
     from run import KEYS
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=540)
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=1500)   # the page groups start JupyterLab
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     missing = [k for k in KEYS if k not in results]

@@ -1,12 +1,12 @@
 """pandas DataFrames built from a trace's records. pandas is imported only when one is asked for."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from operator import attrgetter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .fold import final_state
 from .mask import MASK, is_payment_key, is_secret_key, mask_value
+from .columns import ChangeColumns
 from .records import InvocationEnd, InvocationStart, Record, StateChange
 
 HISTORY_COLUMNS = ["session_id", "invocation_id", "event_id", "seq", "timestamp", "author",
@@ -31,13 +31,24 @@ def _pd() -> Any:
 def _objects(values: Any) -> Any:
     """A column of Python objects as they are: pandas 3 would turn a column of strings and
     None into its string dtype, with NaN for None."""
-    return _pd().Series(values, dtype=object)
+    # copy=False: the arrays are ours and fresh; a copy here (pandas 3's default for arrays)
+    # and the DataFrame's consolidating copy were half of history()'s time for 1M rows
+    return _pd().Series(values, dtype=object, copy=False)
 
 
 def _times(values: Sequence[float]) -> Any:
     import numpy
     # a float64 array, not a list: pandas converts a list of a million floats ~15x slower
     return _pd().to_datetime(numpy.asarray(values, dtype="float64"), unit="s", utc=True)
+
+
+def _seconds_to_utc(seconds: Any) -> Any:
+    """`pd.to_datetime(seconds, unit="s", utc=True)` for a float64 array, 5x faster: pandas'
+    own rule (whole seconds, then the fraction rounded to 9 places, truncated to ns) in numpy."""
+    import numpy
+    whole = numpy.trunc(seconds)
+    ns = whole.astype("int64") * 1_000_000_000 + (numpy.round(seconds - whole, 9) * 1e9).astype("int64")
+    return _pd().DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
 
 
 def _select(records: Iterable[Record], kind: str, session_id: str | None) -> list[Any]:
@@ -53,15 +64,16 @@ def _shown(value: Any, key: object, reveal: bool) -> Any:
     return mask_value(value, key)
 
 
-def _shown_column(keys: Any, values: Any, reveal: bool) -> Any:
-    """`values` (the old or new of each change, whose keys are `keys`) as shown: masked unless
-    `reveal`. Built for a million rows: numbers and None pass untouched (a column of only those
-    skips the per-value pass), and only keys that name secrets get a second pass."""
+def _shown_column(keys: Any, values: Any, reveal: bool, distinct: Iterable[Any],
+                  plain: bool) -> Any:
+    """`values` (the old or new of each change, whose keys are `keys`, among `distinct`) as
+    shown: masked unless `reveal`. Built for a million rows: numbers and None pass untouched (a
+    column of only those, `plain`, skips the per-value pass), and only keys that name secrets
+    get a second pass."""
     if reveal:
         return values
-    distinct = set(keys)
     payment = {k for k in distinct if is_payment_key(k)}   # even its numbers are masked
-    if not payment and set(map(type, values)) <= _PLAIN:
+    if not payment and plain:
         return values
     out = [v if type(v) in _PLAIN else mask_value(v) for v in values]
     secret = {k for k in distinct if is_secret_key(k)}
@@ -73,102 +85,188 @@ def _shown_column(keys: Any, values: Any, reveal: bool) -> Any:
     return out
 
 
-def history(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
-    """One row per state key change, in the trace's order (which is `seq` order per session)."""
+def history(records: Sequence[Record] | ChangeColumns, session_id: str | None = None,
+            reveal: bool = False) -> Any:
+    """One row per state key change, in the trace's order (which is `seq` order per session).
+    Built from columns (`Trace.changes()`, or the changes among `records`) with no Python loop
+    per row but the masking of values that are not numbers."""
     import numpy
     pd = _pd()
-    changes = _select(records, "state_change", session_id)
+    cols = records if isinstance(records, ChangeColumns) else ChangeColumns(
+        r for r in records if type(r) is StateChange)
+    pick: Any = slice(None)
+    if session_id is not None:
+        sessions = cols.session_id
+        code = sessions.values.index(session_id) if session_id in sessions.values else -1
+        pick = numpy.array(sessions.codes, dtype=numpy.int32) == code
+    keys = cols.key.array()[pick]
 
-    def column(name: str, dtype: Any = object) -> Any:
-        # one pass straight into an array: a list first, then pandas' conversion, is 2x slower
-        return numpy.fromiter(map(attrgetter(name), changes), dtype, count=len(changes))
+    def objects(values: list[Any]) -> Any:
+        return cols.objects(values)[pick]
 
-    def shown(name: str) -> Any:
-        return _objects(numpy.fromiter(_shown_column(keys, column(name), reveal), object,
-                                       count=len(changes)))
-    keys = column("key")
+    def shown(values: list[Any]) -> Any:
+        column = objects(values)
+        masked = _shown_column(keys, column, reveal, cols.key.values, cols.only_plain)
+        return _objects(column if masked is column else _as_objects(masked))
     frame = pd.DataFrame({
-        "session_id": column("session_id"),
-        "invocation_id": column("invocation_id"),
-        "event_id": column("event_id"),
-        "seq": column("seq", "int64"),
-        "timestamp": pd.to_datetime(column("time", "float64"), unit="s", utc=True),
-        "author": column("author"),
-        "source": column("source"),
-        "key": keys,
-        "scope": column("scope"),
-        "old": shown("old"),
-        "new": shown("new"),
-        "persisted": column("persisted", "bool"),
-    }, columns=HISTORY_COLUMNS)
+        "session_id": _objects(cols.session_id.array()[pick]),
+        "invocation_id": _objects(cols.invocation_id.array()[pick]),
+        "event_id": _objects(objects(cols.event_id)),
+        "seq": numpy.array(cols.seq, dtype="int64")[pick],
+        "timestamp": _seconds_to_utc(numpy.array(cols.time, dtype="float64")[pick]),
+        "author": _objects(cols.author.array()[pick]),
+        "source": _objects(cols.source.array()[pick]),
+        "key": _objects(keys),
+        "scope": _objects(cols.scope.array()[pick]),
+        "old": shown(cols.old),
+        "new": shown(cols.new),
+        "persisted": numpy.array(cols.persisted, dtype="bool")[pick],
+    }, columns=HISTORY_COLUMNS, copy=False)
     return frame
 
 
-def timeline(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+def _as_objects(values: Sequence[Any]) -> Any:
+    import numpy
+    out = numpy.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def timeline(records: Sequence[Record] | tuple[ChangeColumns, list[tuple[int, Any]]],
+             session_id: str | None = None, reveal: bool = False) -> Any:
     """Wide: one row per state-changing event (and one for the starting state), one column per
-    key holding its value after that event."""
+    key holding its value after that event. `records`, or (columns, invocation ends each with
+    how many changes precede it) from `Trace.changes_and("invocation_end")`.
+
+    Built per (session, key) with numpy searches, not per row: a row is a run of consecutive
+    changes of one (session, event, invocation, starting state); a key's value in a row is
+    the last written by the row's last change in its session; an invocation's end writes None
+    to the session's `temp:` keys written before it."""
+    import numpy
     pd = _pd()
-    rows: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    state: dict[str | None, dict[str, Any]] = {}
-    order: dict[str, int] = {}
-    for c in records:
-        if session_id is not None and c.session_id != session_id:
-            continue
-        if isinstance(c, InvocationEnd):   # temp: keys end with their invocation
-            session_state = state.get(c.session_id, {})
-            for key in [k for k in session_state if k.startswith("temp:")]:
-                session_state[key] = None
-            continue
-        if not isinstance(c, StateChange):
-            continue
-        group = (c.session_id, c.event_id, c.invocation_id, c.source == "initial")
-        session_state = state.setdefault(c.session_id, {})
-        session_state[c.key] = _shown(c.new, c.key, reveal)
-        order.setdefault(c.key, len(order))
-        if rows and rows[-1][0] == group:
-            rows[-1][1]["seq"] = c.seq
-            rows[-1][1]["values"] = dict(session_state)
-        else:
-            rows.append((group, {"seq": c.seq, "values": dict(session_state)}))
-    keys = sorted(order, key=order.__getitem__)
-    data = [{"session_id": g[0], "invocation_id": g[2], "event_id": g[1], "seq": r["seq"],
-             **{k: r["values"].get(k) for k in keys}} for g, r in rows]
-    frame = pd.DataFrame(data, columns=["session_id", "invocation_id", "event_id", "seq", *keys])
+    if isinstance(records, tuple):
+        cols, ends = records
+    else:
+        cols, ends = ChangeColumns(), []
+        for r in records:
+            if type(r) is StateChange:
+                cols.add(r)
+            elif isinstance(r, InvocationEnd):
+                ends.append((len(cols), r))
+    rows = numpy.arange(len(cols))                         # the changes shown, by trace index
+    session_codes = numpy.array(cols.session_id.codes, dtype=numpy.int64)
+    if session_id is not None:
+        code = cols.session_id.values.index(session_id) if session_id in cols.session_id.values else -1
+        rows = rows[session_codes == code]
+    session_codes, key_codes = session_codes[rows], numpy.array(cols.key.codes, dtype=numpy.int64)[rows]
+    sessions, keys = cols.session_id.array()[rows], cols.key.array()[rows]
+    events, invocations = cols.objects(cols.event_id)[rows], cols.invocation_id.array()[rows]
+    initial = cols.source.array()[rows] == "initial"
+    values = cols.objects(cols.new)[rows]
+    masked = _shown_column(keys, values, reveal, cols.key.values, cols.only_plain)
+    if masked is not values:
+        values = _as_objects(masked)
+    n = len(rows)
+    starts = numpy.ones(n, dtype=bool)   # a new row where (session, event, invocation, initial) changes
+    if n > 1:
+        starts[1:] = ((session_codes[1:] != session_codes[:-1]) | (events[1:] != events[:-1])
+                      | (invocations[1:] != invocations[:-1]) | (initial[1:] != initial[:-1]))
+    group = numpy.cumsum(starts) - 1                       # each change's output row
+    last = numpy.flatnonzero(numpy.append(starts[1:], True)) if n else rows
+    key_order = list(dict.fromkeys(keys.tolist()))         # columns: keys as first written
+    out = {k: numpy.full(len(last), None, dtype=object) for k in key_order}
+    row_session = session_codes[last]
+    pair = session_codes * (len(cols.key.values) + 1) + key_codes
+    order = numpy.argsort(pair, kind="stable")             # by (session, key), then trace order
+    bounds = numpy.flatnonzero(numpy.diff(pair[order])) + 1
+    for mine in numpy.split(order, bounds) if n else ():
+        sid, key = sessions[mine[0]], keys[mine[0]]
+        at, vals = group[mine], values[mine]
+        if ends and key.startswith("temp:"):
+            at, vals = _with_resets(at, vals, mine, rows, session_codes, group, ends, sid)
+        its_rows = numpy.flatnonzero(row_session == session_codes[mine[0]])
+        latest = numpy.searchsorted(at, its_rows, side="right") - 1
+        seen = latest >= 0
+        out[key][its_rows[seen]] = vals[latest[seen]]
+    data = {"session_id": _objects(sessions[last]), "invocation_id": _objects(invocations[last]),
+            "event_id": _objects(events[last]),
+            "seq": numpy.array(cols.seq, dtype="int64")[rows][last],
+            **{k: _objects(v) for k, v in out.items()}}
+    frame = pd.DataFrame(data, columns=["session_id", "invocation_id", "event_id", "seq", *key_order],
+                         copy=False)
     frame["seq"] = frame["seq"].astype("int64")
     return frame
 
 
+def _with_resets(at: Any, vals: Any, mine: Any, rows: Any, session_codes: Any, group: Any,
+                 ends: list[tuple[int, Any]], session_id: str) -> tuple[Any, Any]:
+    """A `temp:` key's writes (output rows `at`, values `vals`, shown changes `mine`) with a
+    None written by each end of an invocation of its session after its first write."""
+    import numpy
+    first = rows[mine[0]]
+    same = numpy.flatnonzero(session_codes == session_codes[mine[0]])   # shown changes, session
+    # each end resets from the session's first change after it (none after it: no row sees it)
+    nxt = numpy.searchsorted(rows[same], [c for c, e in ends if e.session_id == session_id
+                                          and c > first])
+    nxt = same[nxt[nxt < len(same)]]
+    if not len(nxt):
+        return at, vals
+    order = numpy.argsort(numpy.concatenate([mine * 2 + 1, nxt * 2]), kind="stable")
+    return (numpy.concatenate([at, group[nxt]])[order],
+            numpy.concatenate([vals, numpy.full(len(nxt), None, dtype=object)])[order])
+
+
 def events(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:
+    import numpy
     pd = _pd()
     evs = _select(records, "event", session_id)
-    seqs: list[int] = []
+    n = len(evs)
+    columns: dict[str, list[Any]] = {name: [None] * n for name in (
+        "session_id", "invocation_id", "event_id", "seq", "timestamp", "author", "kind", "text",
+        "state_delta", "artifact_delta", "function_calls", "function_responses",
+        "transfer_to_agent", "escalate", "error", "branch", "node", "output")}
+    (sessions, invocations, event_ids, seqs, times, authors, kinds, texts, deltas, artifact_deltas,
+     calls, responses, transfers, escalates, errors, branches, nodes, outputs) = columns.values()
     counters: dict[str, int] = {}
-    for e in evs:
-        seqs.append(counters.get(e.session_id, 0))
-        counters[e.session_id] = seqs[-1] + 1
+    shown: Callable[[Any], Any] = _as_is if reveal else _masked
+    # One pass over the events, every column at once (was one pass per column).
+    for i, e in enumerate(evs):
+        sid = e.session_id
+        seq = counters.get(sid, 0)
+        counters[sid] = seq + 1
+        sessions[i], invocations[i], event_ids[i], seqs[i], times[i] = \
+            sid, e.invocation_id, e.event_id, seq, e.time
+        authors[i], kinds[i], texts[i] = e.author, e.event_kind, shown(e.text)
+        deltas[i], artifact_deltas[i] = shown(e.state_delta), e.artifact_delta
+        calls[i], responses[i] = shown(e.function_calls), shown(e.function_responses)
+        transfers[i], escalates[i], errors[i] = e.transfer_to_agent, e.escalate, e.error
+        branches[i], nodes[i], outputs[i] = e.branch, e.node, shown(e.output)
+    data = {name: _objects(_as_objects(values)) for name, values in columns.items()}
+    data["seq"] = numpy.array(seqs, dtype="int64")
+    data["timestamp"] = _seconds_to_utc(numpy.array(times, dtype="float64"))
+    data["escalate"] = numpy.array(escalates, dtype="bool")
+    for name in ("session_id", "invocation_id", "event_id", "author", "kind", "text",
+                 "transfer_to_agent"):   # as before: pandas' own inference for plain columns
+        data[name] = columns[name]
+    return pd.DataFrame(data, columns=EVENT_COLUMNS, copy=False)
 
-    def shown(v: Any) -> Any:
-        return v if reveal else mask_value(v)
-    return pd.DataFrame({
-        "session_id": [e.session_id for e in evs],
-        "invocation_id": [e.invocation_id for e in evs],
-        "event_id": [e.event_id for e in evs],
-        "seq": pd.array(seqs, dtype="int64"),
-        "timestamp": _times([e.time for e in evs]),
-        "author": [e.author for e in evs],
-        "kind": [e.event_kind for e in evs],
-        "text": [shown(e.text) for e in evs],
-        "state_delta": _objects([shown(e.state_delta) for e in evs]),
-        "artifact_delta": _objects([e.artifact_delta for e in evs]),
-        "function_calls": _objects([shown(e.function_calls) for e in evs]),
-        "function_responses": _objects([shown(e.function_responses) for e in evs]),
-        "transfer_to_agent": [e.transfer_to_agent for e in evs],
-        "escalate": pd.array([e.escalate for e in evs], dtype="bool"),
-        "error": _objects([e.error for e in evs]),
-        "branch": _objects([e.branch for e in evs]),
-        "node": _objects([e.node for e in evs]),
-        "output": _objects([shown(e.output) for e in evs]),
-    }, columns=EVENT_COLUMNS)
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _masked(value: Any) -> Any:
+    """mask_value, with empty text and containers (most of an event's fields) taken as they
+    are without the call (a new empty container, as mask_value would give)."""
+    if not value and value is not None:
+        kind = type(value)
+        if kind is str:
+            return value
+        if kind is dict:
+            return {}
+        if kind is list:
+            return []
+    return mask_value(value)
 
 
 def artifacts(records: Sequence[Record], session_id: str | None = None, reveal: bool = False) -> Any:

@@ -87,22 +87,22 @@ def _card_number(match: re.Match[str]) -> str:
     return "".join(out)
 
 
+_SHORTEST_SECRET = 13   # characters: a card number; every _SECRET_TEXT shape is longer
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
 def mask_text(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
+    if not isinstance(text, str) or len(text) < _SHORTEST_SECRET:
+        return text   # most of a frame's texts: ids, names, short words (events() calls this ~5x per row)
     text = _SECRET_TEXT.sub(MASK, text)
     # Most texts hold no run of 13 digits: the search is skipped for them.
     return _DIGIT_RUN.sub(_card_number, text) if _has_long_digits(text) else text
 
 
 def _has_long_digits(text: str) -> bool:
-    count = 0
-    for ch in text:
-        if "0" <= ch <= "9":
-            count += 1
-            if count >= 13:
-                return True
-    return False
+    """At least 13 ASCII digits in all (counted in C: a loop per character was a third of
+    masking's time)."""
+    return len(text) - len(text.translate(_NO_DIGITS)) >= 13
 
 
 def _fields(value: Any) -> dict[str, Any] | None:

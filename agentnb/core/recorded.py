@@ -25,10 +25,10 @@ class Recorded:
     title = "agentnb"
 
     def history(self, session_id: str | None = None, *, reveal: bool = False) -> Any:
-        return frames.history(self.trace.snapshot(), session_id, reveal)
+        return frames.history(self.trace.changes(), session_id, reveal)
 
     def timeline(self, session_id: str | None = None, *, reveal: bool = False) -> Any:
-        return frames.timeline(self.trace.snapshot(), session_id, reveal)
+        return frames.timeline(self.trace.changes_and("invocation_end"), session_id, reveal)
 
     def events(self, session_id: str | None = None, *, reveal: bool = False) -> Any:
         return frames.events(self.trace.snapshot(), session_id, reveal)

@@ -1,10 +1,13 @@
-"""The trace: an append-only, thread-safe list of records that views can follow."""
+"""The trace: an append-only, thread-safe sequence of records that views can follow."""
 from __future__ import annotations
 
 import threading
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .columns import ChangeColumns
 from .records import Record, StateChange
 
 Listener = Callable[[int], None]
@@ -13,14 +16,18 @@ Listener = Callable[[int], None]
 class Trace:
     """Records in the order they were appended, from any thread.
 
-    Listeners are told the new length after each append, outside the lock, and must be cheap
-    (a view only marks itself dirty); a listener that raises is dropped from that call, never
-    from the trace, and never reaches the appender: the trace sits inside someone's agent run.
+    State changes are kept as columns (`columns.ChangeColumns`): reading one gives a new
+    `StateChange` equal to the one appended. Listeners are told the new length after each append, outside the
+    lock, and must be cheap (a view only marks itself dirty); a listener that raises is dropped
+    from that call, never from the trace, and never reaches the appender: the trace sits inside
+    someone's agent run.
     """
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
         self._lock = threading.Lock()
-        self._records: list[Record] = []
+        self._objects: list[Record] = []       # every record but state changes
+        self._changes = ChangeColumns()
+        self._change_at = array("q")           # where in the trace each state change is
         self._next_seq: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self.listener_errors = 0
@@ -31,17 +38,24 @@ class Trace:
 
     def extend(self, records: Iterable[Record]) -> None:
         with self._lock:
+            objects, changes = self._objects, self._changes
             for record in records:
                 if type(record) is StateChange:
                     seq = self._next_seq.get(record.session_id, 0)
                     if record.seq < seq:  # a loaded trace keeps its own numbers
                         record.seq = seq
                     self._next_seq[record.session_id] = record.seq + 1
-                self._records.append(record)
+                    self._change_at.append(len(objects) + len(changes))
+                    changes.add(record)
+                else:
+                    objects.append(record)
             if not self._listeners:
                 return
-            n = len(self._records)
+            n = len(objects) + len(changes)
             listeners = tuple(self._listeners)
+        self._tell(listeners, n)
+
+    def _tell(self, listeners: tuple[Listener, ...], n: int) -> None:
         for listener in listeners:
             try:
                 listener(n)
@@ -49,7 +63,8 @@ class Trace:
                 self.listener_errors += 1
 
     def __len__(self) -> int:
-        return len(self._records)
+        with self._lock:
+            return len(self._objects) + len(self._changes)
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.snapshot())
@@ -57,12 +72,55 @@ class Trace:
     def snapshot(self, start: int = 0) -> list[Record]:
         """A copy of the records from `start` on; safe while other threads append."""
         with self._lock:
-            return self._records[start:]
+            at = self._change_at[bisect_left(self._change_at, start):]
+            objects = self._objects[start - (len(self._change_at) - len(at)):]
+        # Rows are never rewritten, so state changes are built outside the lock.
+        out: list[Record] = []
+        changes, row, o, pos = self._changes, len(self._change_at) - len(at), 0, start
+        for position in at:
+            if position > pos:
+                out += objects[o:o + position - pos]
+                o += position - pos
+            out.append(changes.row(row))
+            row, pos = row + 1, position + 1
+        out += objects[o:]
+        return out
 
     def of(self, kind: str, session_id: str | None = None) -> list[Any]:
         """The records of one kind (`Record.kind`), of one session or all."""
-        return [r for r in self.snapshot()
+        if kind == StateChange.kind:
+            changes = self.changes()
+            if session_id is None:
+                return changes.rows()
+            sessions = changes.session_id
+            if session_id not in sessions.values:
+                return []
+            code = sessions.values.index(session_id)   # compare codes, build only the matches
+            return [changes.row(i) for i, c in enumerate(sessions.codes) if c == code]
+        with self._lock:
+            objects = list(self._objects)
+        return [r for r in objects
                 if r.kind == kind and (session_id is None or r.session_id == session_id)]
+
+    def changes(self) -> ChangeColumns:
+        """The state changes as columns, copied: safe to read while other threads append."""
+        with self._lock:
+            return self._changes.copy()
+
+    def changes_and(self, kind: str) -> tuple[ChangeColumns, list[tuple[int, Any]]]:
+        """The state changes as columns (copied, as `changes()`), and the records of another
+        kind, each with how many state changes come before it in the trace."""
+        with self._lock:
+            changes = self._changes.copy()
+            at = array("q", self._change_at)
+            objects = list(self._objects)
+        import numpy
+        # change r has at[r] - r objects before it: non-decreasing, so a search finds, for
+        # object j, how many changes come before it.
+        before = numpy.array(at, dtype=numpy.int64) - numpy.arange(len(at), dtype=numpy.int64)
+        picked = [(j, r) for j, r in enumerate(objects) if r.kind == kind]
+        counts = numpy.searchsorted(before, [j for j, _ in picked], side="right")
+        return changes, [(int(c), r) for c, (_, r) in zip(counts, picked, strict=True)]
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call `listener(len(trace))` after every append; returns the function that stops it."""
