@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.recorded import LoadedTrace
-from ..core.records import InvocationEnd, InvocationStart, Record, StateChange
+from ..core.records import InvocationEnd, InvocationStart, Record
 from ..core.trace import Trace
 from .mapping import text_of
 from .observer import AdkObserver
@@ -73,10 +73,8 @@ def record_session(observer: AdkObserver, session: Any, session_id: str | None =
             agent = next((e.author for e in mine if e.author != "user"), observer.root)
             said = next((text_of(e.content) for e in mine if e.author == "user" and e.content), "")
             observer.trace.append(InvocationStart(sid, inv, agent, said, event.timestamp))
-        records = observer.record_event(event, sid, "user" if event.author == "user" else None)
-        for record in records:
-            if isinstance(record, StateChange):
-                record.time = event.timestamp
+        observer.record_event(event, sid, "user" if event.author == "user" else None,
+                              at=event.timestamp)
         if inv in runs and last_of[inv] == index:
             observer.trace.append(_end(observer, sid, inv, [e for e in events if e.invocation_id == inv]))
     # A value no event explains (an app:/user: key another session wrote later): `external`.

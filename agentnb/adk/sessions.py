@@ -114,10 +114,16 @@ class SessionBook:
         return [record, *self._changes(session_id, event.invocation_id, event.id, now,
                                        event.author, writes)]
 
-    def record_event(self, event: Any, session_id: str, source: str | None = None) -> list[Record]:
+    def record_event(self, event: Any, session_id: str, source: str | None = None,
+                     at: float | None = None) -> list[Record]:
         """Record an ADK event no hook saw; its changes have `source`, else `event:<author>`
-        (which stage of the event wrote a key is not stored with it). Returns the records."""
+        (which stage of the event wrote a key is not stored with it), and the time `at` when
+        given (a stored session's: the event's own). Returns the records."""
         records = self._event_records(event, session_id, None, source)
+        if at is not None:   # before appending: the trace keeps changes as columns
+            for record in records:
+                if isinstance(record, StateChange):
+                    record.time = at
         self.trace.extend(records)
         return records
 
