@@ -50,11 +50,11 @@ def agentsession_run(server, browser):
         for text in ("hotel-desk", "console", "mock-job-", "THREAD"):
             expect(facts).to_contain_text(text)
         # each turn's card: its status and its own userdata change
-        expect(first.locator(".anb-s-ok")).to_have_count(1)
+        expect(first.locator(".anb-head .anb-s-ok")).to_have_count(1)   # (expect checks held are ok chips too)
         change = first.locator('[data-section="lane-userdata"] .anb-change').first
         expect(change.locator(".anb-key")).to_have_text("room_type")
         expect(change.locator(".anb-new")).to_have_text('"double"')
-        expect(second.locator(".anb-s-ok")).to_have_count(1)
+        expect(second.locator(".anb-head .anb-s-ok")).to_have_count(1)
         requests = second.locator('[data-section="lane-userdata"] .anb-change').nth(1)
         expect(requests.locator(".anb-new")).to_have_text('["late checkout"]')
         expect(requests.locator(".anb-prov")).to_contain_text("userdata")
