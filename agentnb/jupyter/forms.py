@@ -96,9 +96,12 @@ class _Answer:
             except Exception as exc:   # shown in the form: a task's error would go nowhere
                 self.status.value = _small(f"agentnb: {esc(type(exc).__name__)}: {esc(exc)}")
             self.form.closed()
-        task = self.loop.create_task(resume())
-        _resuming.add(task)   # the loop keeps only a weak reference to a task
-        task.add_done_callback(_resuming.discard)
+        def start() -> None:
+            task = self.loop.create_task(resume())
+            _resuming.add(task)   # the loop keeps only a weak reference to a task
+            task.add_done_callback(_resuming.discard)
+        # ipykernel may call a click handler from another thread than its loop's: wake it up
+        self.loop.call_soon_threadsafe(start)
 
 
 class Form:
