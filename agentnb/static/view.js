@@ -18,7 +18,7 @@
  * @typedef {{get(name: string): any, on(event: string, callback: (msg?: any) => void): void,
  *   send(content: any): void}} Model
  */
-/** @typedef {{model: Model, el: HTMLElement}} View */
+/** @typedef {{model: Model, el: HTMLElement, fresh: {at: number, rows: Element[]}[]}} View */
 /** @typedef {{patches: Op[], views: Set<View>}} Shared */
 
 /** @param {Model} model @returns {Limits} the limits a snapshot keeps (patch.limits()) */
@@ -163,7 +163,9 @@ function apply(view, ops) {
       if (!sec || !rows) continue;
       const before = rows.children.length;
       rows.insertAdjacentHTML("beforeend", op.html.join(""));
-      for (const row of Array.from(rows.children).slice(before)) row.classList.add("anb-fresh");
+      const added = Array.from(rows.children).slice(before);
+      for (const row of added) row.classList.add("anb-fresh");
+      view.fresh.push({ at: Date.now(), rows: added });
       fold(view, sec, op.section, op.skipped || 0);
       const count = sec.querySelector(":scope > summary .anb-count");
       if (count) count.textContent = String(Number(count.textContent || 0) + op.html.length + (op.skipped || 0));
@@ -178,17 +180,24 @@ function apply(view, ops) {
         sec.append(tail);
       }
       tail.innerHTML = op.html;
-      tick(view.el);
+      tick(view);
     }
   }
 }
 
-/** Running clocks: each `<time data-started>` (seconds since the epoch) shows how long ago.
- * @param {HTMLElement} el */
-function tick(el) {
-  for (const clock of Array.from(el.querySelectorAll("time[data-started]"))) {
+const FRESH_MS = 1200;   // how long a row just added stays marked
+
+/** Running clocks: each `<time data-started>` (seconds since the epoch) shows how long ago;
+ * rows added more than FRESH_MS ago lose their mark.
+ * @param {View} view */
+function tick(view) {
+  const now = Date.now();
+  for (const clock of Array.from(view.el.querySelectorAll("time[data-started]"))) {
     const started = Number(clock.getAttribute("data-started"));
-    clock.textContent = `${Math.max(0, Date.now() / 1000 - started).toFixed(1)} s`;
+    clock.textContent = `${Math.max(0, now / 1000 - started).toFixed(1)} s`;
+  }
+  while (view.fresh.length && now - view.fresh[0].at >= FRESH_MS) {
+    for (const row of /** @type {{rows: Element[]}} */ (view.fresh.shift()).rows) row.classList.remove("anb-fresh");
   }
 }
 
@@ -227,7 +236,8 @@ function controls(view) {
 
 /** @param {View} props */
 function render({ model, el }) {
-  const view = { model, el };
+  /** @type {View} */
+  const view = { model, el, fresh: [] };   // fresh: rows just added, in batches by time
   // JupyterLab and Notebook 7 draw the snapshot (text/html) inside jp-RenderedHTMLCommon, which
   // sets its padding, font and the look of code: the live view sits in the same, so the output
   // keeps its size and look when it becomes the snapshot. (Elsewhere the class does nothing.)
@@ -235,9 +245,10 @@ function render({ model, el }) {
   const draw = () => {
     el.innerHTML = model.get("html");
     el.dataset.status = model.get("status");
+    view.fresh = [];
     apply(view, shared.patches);
     controls(view);
-    tick(el);
+    tick(view);
   };
   const shared = store(model);
   draw();
@@ -245,7 +256,7 @@ function render({ model, el }) {
   model.on("change:status", () => { el.dataset.status = model.get("status"); controls(view); });
   model.on("change:actions", () => controls(view));
   shared.views.add(view);
-  const clocks = setInterval(() => tick(el), 250);
+  const clocks = setInterval(() => tick(view), 250);
   return () => { clearInterval(clocks); shared.views.delete(view); };
 }
 
