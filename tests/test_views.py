@@ -291,3 +291,15 @@ def test_a_run_that_waits_for_an_answer_says_so_and_resumes_in_its_card():
     assert done.status() == "ok" and "resumed after an answer" in done.head
     assert "end_invocation" not in done.head      # what paused it is history: a row, not the head
     assert pending_confirmations(runner.trace, asked.invocation_id) == []
+
+
+def test_a_rows_clock_is_what_datetime_shows_to_the_millisecond():
+    import datetime as dt
+    import random
+
+    from agentnb.core.render.escape import clock
+    rng = random.Random(7)
+    times = [rng.uniform(0, 2e9) for _ in range(20_000)]
+    times += [1.9999995, 1.9999996, 1.0000005, 1.0000015, 59.9999999, 0.0, 1796133223.9999996]
+    for t in times:
+        assert clock(t) == dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M:%S.%f")[:-3], t

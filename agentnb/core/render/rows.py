@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from ..mask import mask_text, mask_value
@@ -159,11 +160,18 @@ def context_facts(s: ContextSnapshot) -> dict[str, Any]:
 
 def context_line(s: ContextSnapshot) -> str:
     """One line per context, for the dashboard: each invocation's card has the full rows."""
-    about = [f"agent {esc(s.agent)}"] if s.agent else []
-    if s.actual_class != s.context_kind:
-        about.append(f"class {esc(s.actual_class)}")
-    return (f'<div class="anb-row anb-context"><time>{clock(s.time)}</time> {esc(s.hook)} '
-            f'<b>{esc(s.context_kind)}</b> <span class=anb-prov>{" · ".join(about)}</span></div>')
+    return (f'<div class="anb-row anb-context"><time>{clock(s.time)}</time> '
+            f'{_context_words(s.hook, s.context_kind, s.agent, s.actual_class)}</div>')
+
+
+@lru_cache(maxsize=256)
+def _context_words(hook: str, kind: str, agent: str | None, actual_class: str) -> str:
+    # A run repeats a few (hook, kind, agent, class): a dashboard line per context costs a
+    # lookup, not five escapes.
+    about = [f"agent {esc(agent)}"] if agent else []
+    if actual_class != kind:
+        about.append(f"class {esc(actual_class)}")
+    return f'{esc(hook)} <b>{esc(kind)}</b> <span class=anb-prov>{" · ".join(about)}</span>'
 
 
 JOB_TOPICS = ("job", "process", "room", "connection", "participant", "track", "data", "text",
