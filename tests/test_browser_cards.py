@@ -49,6 +49,7 @@ RECORD_JS = r"""() => {
                           Math.round(r.top - top), Math.round(r.height), Math.round(r.width)]; });
     window.__anbFrames.push({static: !!output && output.dataset.mimeType === 'text/html',
                              status: root.querySelector('.anb-head .anb-chip')?.textContent,
+                             fresh: root.querySelectorAll('.anb-fresh').length,
                              offset: Math.round(top - cell),
                              height: Math.round(root.getBoundingClientRect().height),
                              width: Math.round(root.getBoundingClientRect().width),
@@ -139,3 +140,14 @@ def test_nothing_moves_when_the_run_ends(run):
     shown = [s for s in final if s[0] in {name for name, _ in run["during"]["sections"]}]
     assert run["during"]["sections"] == shown, (run["during"]["sections"], final)
     assert ["context", False] in final and final[-1] == ["context", False]
+
+
+@pytest.mark.timeout(240)
+def test_rows_just_added_are_marked_for_a_moment_while_the_card_is_live(run):
+    """The live card marks the rows a patch adds, and clears the mark a moment later (the
+    tool's 10 s sleep leaves it the time): a still mark, so a page that follows a burst does not
+    repaint every row every frame."""
+    live = [f for f in run["frames"] if f["parts"] and not f["static"]]
+    marked = [i for i, f in enumerate(live) if f["fresh"]]
+    assert marked, "no live frame had a row marked fresh"
+    assert any(f["fresh"] == 0 for f in live[marked[0]:]), "the fresh marks never cleared"
