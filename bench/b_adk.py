@@ -46,6 +46,20 @@ def make_bare(invocations, plugins=()):
                   artifact_service=InMemoryArtifactService())
 
 
+def make_noop_plugin():
+    """A plugin overriding the hooks agentnb's observer overrides, each doing nothing: what
+    ADK's plugin machinery alone costs any recorder built on it (the floor under agentnb's
+    overhead)."""
+    from google.adk.plugins.base_plugin import BasePlugin
+    from agentnb.adk import AdkObserver
+
+    async def nothing(self, **kwargs):
+        return None
+    hooks = {n: nothing for n in dir(BasePlugin)
+             if n.endswith("_callback") and getattr(AdkObserver, n) is not getattr(BasePlugin, n)}
+    return type("NoopPlugin", (BasePlugin,), hooks)(name="noop")
+
+
 def make_nb(invocations):
     from google.adk.artifacts import InMemoryArtifactService
     from google.adk.sessions import InMemorySessionService
@@ -220,6 +234,7 @@ def run_adk(quick: bool) -> dict:
         selftime = SelfTime(instr_runner)
         instr = NbSide(instr_runner)
         sides = {"bare": bare, "agentnb": nb, "agentnb+view": nbv, "agentnb(instrumented)": instr,
+                 "noop_plugin": BareSide(make_bare(total, plugins=[make_noop_plugin()])),
                  **make_peer_sides(BareSide, make_bare, total)}
         for side in sides.values():       # the first invocation costs ~0.6 s: not measured
             await _timed(side, warm)
@@ -268,6 +283,7 @@ def run_adk(quick: bool) -> dict:
                     "agentnb": ab.summary("agentnb"),
                     "agentnb+view": ab.summary("agentnb+view"),
                     "agentnb(instrumented)": ab.summary("agentnb(instrumented)"),
+                    "noop_plugin": ab.summary("noop_plugin"),
                     **{name: ab.summary(name) for name in peers},
                     "spans_per_invocation": {name: rnd(sides[name].spans / max(
                         sides[name].invocations, 1), 1) for name in peers},

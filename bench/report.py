@@ -150,12 +150,24 @@ def findings(r):
                    f"aggregate share {adk.get('self_time_share_aggregate')}, plus "
                    f"{adk.get('ask_wrapper_share')} in `ask()` outside ADK's `run_async`. "
                    f"Costliest hooks: {top}.")
+        floor = (adk.get("noop_plugin") or {}).get("median")
+        if floor is not None:
+            out.append(f"- ADK's plugin machinery alone (a plugin overriding the same hooks, doing "
+                       f"nothing) ÷ bare: {floor}, the floor under agentnb's "
+                       f"`adk_overhead_ratio` {r.get('adk_overhead_ratio')}.")
         out.append(f"- ADK + dashboard: {adk.get('view_msgs_per_invocation')} comm messages and "
                    f"{adk.get('view_bytes_per_invocation'):,.0f} bytes per invocation.")
         prof = adk.get("profile_top_agentnb")
         if prof:
             out.append("- cProfile, agentnb functions by own time (share of the profiled run): "
                        + ", ".join(f"`{p['function']}` {p['tottime_share']:.3f}" for p in prof[:6]) + ".")
+    live = d.get("page_live")
+    if live and live.get("renderer_main_thread_per_s"):
+        split = live["renderer_main_thread_per_s"]
+        out.append(f"- Live page: Chromium {r.get('page_live_cpu')} of a core during the burst, "
+                   f"{live.get('browser_cpu_at_rest')} at rest; the renderer's main thread busy "
+                   f"{split.get('TaskDuration')} s/s (script {split.get('ScriptDuration')}, "
+                   f"layout {split.get('LayoutDuration')}, style {split.get('RecalcStyleDuration')}).")
     view = d.get("view")
     if view:
         q = view.get("bytes_per_message_quantiles") or [0] * 5
