@@ -18,7 +18,12 @@
  * @typedef {{get(name: string): any, on(event: string, callback: (msg?: any) => void): void,
  *   send(content: any): void}} Model
  */
-/** @typedef {{model: Model, el: HTMLElement, fresh: {at: number, rows: Element[]}[]}} View */
+/**
+ * A view on the page: its rows just added (`fresh`, in batches by time), and the patches that
+ * arrived since it last drew (`pending`, drawn by `paint` at most every PAINT_EVERY_MS).
+ * @typedef {{model: Model, el: HTMLElement, fresh: {at: number, rows: Element[]}[],
+ *   pending: Op[], drawnAt: number, timer: number}} View
+ */
 /** @typedef {{patches: Op[], views: Set<View>}} Shared */
 
 /** @param {Model} model @returns {Limits} the limits a snapshot keeps (patch.limits()) */
@@ -48,7 +53,7 @@ function initialize({ model }) {
     const shared = store(model);
     shared.patches.push(...msg.ops);
     if (shared.patches.length > 4 * limit) shared.patches = compact(shared.patches, limit);
-    for (const view of shared.views) apply(view, msg.ops);
+    for (const view of shared.views) receive(view, msg.ops);
   });
   // A new full snapshot replaces everything: patches before it are inside it.
   model.on("change:html", () => { store(model).patches = []; });
@@ -180,25 +185,61 @@ function apply(view, ops) {
         sec.append(tail);
       }
       tail.innerHTML = op.html;
-      tick(view);
+      tick(view, Date.now());
     }
   }
 }
 
-const FRESH_MS = 1200;   // how long a row just added stays marked
+const FRESH_MS = 1200;       // how long a row just added stays marked
+const PAINT_EVERY_MS = 200;  // a view draws the patches that arrived at most this often
 
-/** Running clocks: each `<time data-started>` (seconds since the epoch) shows how long ago;
- * rows added more than FRESH_MS ago lose their mark.
- * @param {View} view */
-function tick(view) {
-  const now = Date.now();
+/**
+ * Patches for a view: drawn at once when it has not drawn for PAINT_EVERY_MS, else together
+ * with those that follow, at that time. Each drawing is a frame the page lays out and paints
+ * again, so a burst of 10 patches a second costs 5 frames, not 10. A new head (a run's status:
+ * its end) is drawn at once, with what waited: the output may become the snapshot next, and
+ * the live view must have shown what the snapshot shows by then.
+ * @param {View} view @param {Op[]} ops
+ */
+function receive(view, ops) {
+  view.pending.push(...ops);
+  if (ops.some((op) => op.op === "head")) {
+    window.clearTimeout(view.timer);
+    paint(view);
+    return;
+  }
+  if (view.timer) return;
+  const wait = Math.max(0, view.drawnAt + PAINT_EVERY_MS - performance.now());
+  view.timer = window.setTimeout(() => paint(view), wait);
+}
+
+/** @param {View} view */
+function paint(view) {
+  const ops = view.pending;
+  view.pending = [];
+  view.timer = 0;
+  view.drawnAt = performance.now();
+  apply(view, ops);
+  unmark(view, Date.now());   // in the same frame as the new rows
+}
+
+/** Rows added more than FRESH_MS ago lose their mark. @param {View} view @param {number} now */
+function unmark(view, now) {
+  while (view.fresh.length && now - view.fresh[0].at >= FRESH_MS) {
+    for (const row of /** @type {{rows: Element[]}} */ (view.fresh.shift()).rows) row.classList.remove("anb-fresh");
+  }
+}
+
+/** Running clocks: each `<time data-started>` (seconds since the epoch) shows how long ago.
+ * Marks are cleared here only once patches have stopped coming (while they come, `paint`
+ * clears them in its own frame).
+ * @param {View} view @param {number} now */
+function tick(view, now) {
   for (const clock of Array.from(view.el.querySelectorAll("time[data-started]"))) {
     const started = Number(clock.getAttribute("data-started"));
     clock.textContent = `${Math.max(0, now / 1000 - started).toFixed(1)} s`;
   }
-  while (view.fresh.length && now - view.fresh[0].at >= FRESH_MS) {
-    for (const row of /** @type {{rows: Element[]}} */ (view.fresh.shift()).rows) row.classList.remove("anb-fresh");
-  }
+  if (!view.timer && performance.now() - view.drawnAt >= PAINT_EVERY_MS) unmark(view, now);
 }
 
 /**
@@ -237,7 +278,7 @@ function controls(view) {
 /** @param {View} props */
 function render({ model, el }) {
   /** @type {View} */
-  const view = { model, el, fresh: [] };   // fresh: rows just added, in batches by time
+  const view = { model, el, fresh: [], pending: [], drawnAt: -Infinity, timer: 0 };
   // JupyterLab and Notebook 7 draw the snapshot (text/html) inside jp-RenderedHTMLCommon, which
   // sets its padding, font and the look of code: the live view sits in the same, so the output
   // keeps its size and look when it becomes the snapshot. (Elsewhere the class does nothing.)
@@ -245,10 +286,14 @@ function render({ model, el }) {
   const draw = () => {
     el.innerHTML = model.get("html");
     el.dataset.status = model.get("status");
+    // what was waiting to be drawn is in the new snapshot, or in the store's patches after it
+    window.clearTimeout(view.timer);
+    view.timer = 0;
+    view.pending = [];
     view.fresh = [];
     apply(view, shared.patches);
     controls(view);
-    tick(view);
+    tick(view, Date.now());
   };
   const shared = store(model);
   draw();
@@ -256,8 +301,8 @@ function render({ model, el }) {
   model.on("change:status", () => { el.dataset.status = model.get("status"); controls(view); });
   model.on("change:actions", () => controls(view));
   shared.views.add(view);
-  const clocks = setInterval(() => tick(view), 250);
-  return () => { clearInterval(clocks); shared.views.delete(view); };
+  const clocks = setInterval(() => tick(view, Date.now()), 250);
+  return () => { clearInterval(clocks); window.clearTimeout(view.timer); shared.views.delete(view); };
 }
 
 export default { initialize, render };
