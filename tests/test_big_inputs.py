@@ -219,6 +219,9 @@ def test_a_big_card_renders_and_the_page_stays_responsive(big):
         }""", big.initial)
         for patch in patches:          # the live path: fragments appended as they come
             page.evaluate("(msg) => window.model.custom(msg)", patch)
+        # a view draws what arrived together, a moment later: wait until it has drawn it all
+        page.wait_for_function("""() => [...window.__anbView.stores.get(window.model.get('uid')).views]
+            .every(view => !view.timer && view.pending.length === 0)""", timeout=30_000)
         timings["live"] = time.monotonic() - t0
         # the rows a section keeps: the newest shown, the others behind its "show all"
         rows_and_counts = """(root) => Array.from(document.querySelectorAll(root + ' .anb-rows'))

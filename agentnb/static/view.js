@@ -191,7 +191,8 @@ function apply(view, ops) {
 }
 
 const FRESH_MS = 1200;       // how long a row just added stays marked
-const PAINT_EVERY_MS = 200;  // a view draws the patches that arrived at most this often
+const DRAWS_PER_S = 5;       // a view draws the patches that arrived at most this often
+const PAINT_EVERY_MS = 1000 / DRAWS_PER_S;
 
 /**
  * Patches for a view: drawn at once when it has not drawn for PAINT_EVERY_MS, else together
