@@ -132,3 +132,22 @@ def test_timeline_from_columns_matches_its_definition():
             assert list(got.columns) == ["session_id", "invocation_id", "event_id", "seq", *keys]
             assert got.values.tolist() == expected, (trial, session)
             assert frames.timeline(records, session).values.tolist() == expected
+
+
+def test_a_producer_appends_what_it_kept_back_before_any_read_or_append_in_order():
+    trace = Trace()
+    kept = []
+    told = []
+    trace.subscribe(told.append)
+
+    def produce():
+        records, kept[:] = list(kept), []
+        trace.extend(records)   # inside the trace's settle: appends, does not settle again
+    trace.build_with(produce)
+    kept.append(Event("s", "i", "e1", 0.0, "a", "model", "first"))
+    trace.changed()
+    assert told == [0]          # a listener hears of it before anything is built
+    trace.append(Event("s", "i", "e2", 0.0, "a", "model", "second"))
+    kept.append(StateChange("s", "i", None, 0.0, "", "t", "k", "session", None, 1, True))
+    assert [getattr(r, "text", "change") for r in trace] == ["first", "second", "change"]
+    assert not kept and len(trace) == 3 and [c.new for c in trace.of("state_change")] == [1]

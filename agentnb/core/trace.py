@@ -21,6 +21,10 @@ class Trace:
     lock, and must be cheap (a view only marks itself dirty); a listener that raises is dropped
     from that call, never from the trace, and never reaches the appender: the trace sits inside
     someone's agent run.
+
+    A producer (`build_with`) may keep what it saw and build its records later: the trace
+    has it append them before anything reads the trace or appends to it, so the records and
+    their order are the same as if each had been appended at once.
     """
 
     def __init__(self, records: Iterable[Record] = ()) -> None:
@@ -31,12 +35,39 @@ class Trace:
         self._next_seq: dict[str, int] = {}
         self._listeners: list[Listener] = []
         self.listener_errors = 0
+        self._producers: list[Callable[[], None]] = []
+        self._settling = threading.local()
         self.extend(records)
+
+    def build_with(self, producer: Callable[[], None]) -> None:
+        """`producer()` appends the records it has kept back; called before every read and
+        append (not again while it runs)."""
+        self._producers.append(producer)
+
+    def settle(self) -> None:
+        """Have every producer append what it has kept back."""
+        if not self._producers or getattr(self._settling, "active", False):
+            return
+        self._settling.active = True
+        try:
+            for producer in self._producers:
+                producer()
+        finally:
+            self._settling.active = False
+
+    def changed(self) -> None:
+        """A producer kept something back: listeners are told, as of an append."""
+        if self._listeners:
+            with self._lock:
+                n = len(self._objects) + len(self._changes)
+                listeners = tuple(self._listeners)
+            self._tell(listeners, n)
 
     def append(self, record: Record) -> None:
         self.extend((record,))
 
     def extend(self, records: Iterable[Record]) -> None:
+        self.settle()
         with self._lock:
             objects, changes = self._objects, self._changes
             for record in records:
@@ -63,6 +94,7 @@ class Trace:
                 self.listener_errors += 1
 
     def __len__(self) -> int:
+        self.settle()
         with self._lock:
             return len(self._objects) + len(self._changes)
 
@@ -71,6 +103,7 @@ class Trace:
 
     def snapshot(self, start: int = 0) -> list[Record]:
         """A copy of the records from `start` on; safe while other threads append."""
+        self.settle()
         with self._lock:
             at = self._change_at[bisect_left(self._change_at, start):]
             objects = self._objects[start - (len(self._change_at) - len(at)):]
@@ -97,6 +130,7 @@ class Trace:
                 return []
             code = sessions.values.index(session_id)   # compare codes, build only the matches
             return [changes.row(i) for i, c in enumerate(sessions.codes) if c == code]
+        self.settle()
         with self._lock:
             objects = list(self._objects)
         return [r for r in objects
@@ -104,12 +138,14 @@ class Trace:
 
     def changes(self) -> ChangeColumns:
         """The state changes as columns, copied: safe to read while other threads append."""
+        self.settle()
         with self._lock:
             return self._changes.copy()
 
     def changes_and(self, kind: str) -> tuple[ChangeColumns, list[tuple[int, Any]]]:
         """The state changes as columns (copied, as `changes()`), and the records of another
         kind, each with how many state changes come before it in the trace."""
+        self.settle()
         with self._lock:
             changes = self._changes.copy()
             at = array("q", self._change_at)
