@@ -514,3 +514,40 @@ def test_a_mixed_step_is_one_model_turn_with_its_parts_in_order():
     # LiveKit's script keeps the old forms: a mixed list is refused there
     with pytest.raises(TypeError, match=r"a list of call\(\.\.\.\)"):
         Script([[reply("x"), call("f")]], "ScriptedLLM").next(None, lambda: "")
+
+
+def test_reading_the_trace_while_the_agent_runs_gives_the_records_a_later_read_gives():
+    """The hooks keep what they saw and the records are built at the next read: a tool that
+    reads the trace mid-run (as a live card does) changes nothing in what is recorded."""
+    def make(peek):
+        async def note(drink: str, tool_context: ToolContext) -> dict:
+            tool_context.state["drink"] = drink
+            if peek:
+                seen.append(len(runners[-1].trace))
+            tool_context.state["drink"] = drink + "!"   # after the read: a later value
+            return {"ok": True}
+        agent = LlmAgent(name="concierge", model=ScriptedLlm(
+            [call("note", drink="tea"), call("note", drink="milk"), reply("ok")]), tools=[note])
+        runners.append(NotebookRunner(agent, app_name="demo", user_id="u1", display=False))
+        run(runners[-1].ask("go"))
+        return runners[-1]
+    runners: list = []
+    seen: list = []
+    quiet, peeking = make(False), make(True)
+    assert len(seen) == 2 and 0 < seen[0] < seen[1]   # each read built what the hooks kept
+
+    def plain(r):
+        rows = []
+        for rec in r.trace:
+            d = {k: getattr(rec, k) for k in getattr(rec, "__dataclass_fields__", {})}
+            for k in ("session_id", "invocation_id", "event_id", "time", "function_call_id"):
+                d.pop(k, None)
+            if d.get("exposed"):
+                d["exposed"] = {k: v for k, v in d["exposed"].items()
+                                if k not in ("invocation_id", "session_id")}
+            d["function_calls"] = [{**x, "id": ""} for x in d.get("function_calls", [])]
+            d["function_responses"] = [{**x, "id": ""} for x in d.get("function_responses", [])]
+            rows.append((rec.kind, d))
+        return rows
+    assert plain(peeking) == plain(quiet)
+    assert [c.new for c in peeking.trace.of("state_change") if c.key == "drink"] == ["tea!", "milk!"]

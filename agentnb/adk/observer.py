@@ -1,6 +1,9 @@
 """`AdkObserver`: an ADK plugin that records every hook into a trace. It returns None from
 every hook and never raises into ADK (a plugin that raises aborts the run): each hook's work
-runs under the adapter's `Guard`."""
+runs under the adapter's `Guard`. A hook takes only what could change after it returns (the
+state, the deltas, the time, a tool's arguments) and keeps the building of its records for the
+next read of the trace (`core.backlog`): built in each hook, they cost ~1 ms an invocation,
+5% of a scripted ADK run."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +15,7 @@ from typing import Any
 
 from google.adk.plugins.base_plugin import BasePlugin
 
+from ..core.backlog import Backlog
 from ..core.failure import full_traceback
 from ..core.guard import Guard
 from ..core.records import (ArtifactVersion, ContextSnapshot, Fact, InvocationEnd, InvocationStart,
@@ -20,7 +24,7 @@ from ..core.trace import Trace
 from ..core.values import copy_value
 from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, state_of, text_of
 from .provenance import Writers
-from .sessions import SessionBook
+from .sessions import SHARED_PREFIXES, SessionBook
 
 log = logging.getLogger("agentnb.adk")
 
@@ -55,21 +59,22 @@ class AdkObserver(SessionBook, BasePlugin):
         self._runs: dict[str, _Run] = {}
         self._init_book()
         self._last_user_text: tuple[Any, str] = (None, "")
+        self._later = Backlog(trace, self.guard).keep
 
     @property
     def failures(self) -> int:
         """Hooks whose recording failed (each time, the run went on)."""
         return self.guard.failures
 
-    def _snapshot(self, hook: str, ctx: Any, session_id: str, invocation_id: str | None,
-                  agent: str | None = None, exposed: dict[str, Any] | None = None) -> ContextSnapshot:
+    def _build_context(self, hook: str, ctx: Any, agent: str | None,
+                       exposed: dict[str, Any] | None, now: float, state: dict[str, Any],
+                       branch: str | None, content: Any) -> list[Record]:
         kind = CONTEXT_KIND.get(hook, hook)
         # An InvocationContext has no function call id, and pydantic's miss costs ~3 µs.
         call_id = None if kind == "InvocationContext" else getattr(ctx, "function_call_id", None)
-        return ContextSnapshot(
-            session_id, invocation_id, time.time(), hook, kind, type(ctx).__name__, agent, call_id,
-            self._user_text(getattr(ctx, "user_content", None)), getattr(ctx, "branch", None),
-            state_of(ctx), exposed or {})
+        return [ContextSnapshot(ctx.session.id, ctx.invocation_id, now, hook, kind,
+                                type(ctx).__name__, agent, call_id, self._user_text(content),
+                                branch, state, exposed or {})]
 
     def _user_text(self, content: Any) -> str:
         # Every snapshot of an invocation shows the same user content: walk its parts once.
@@ -80,15 +85,19 @@ class AdkObserver(SessionBook, BasePlugin):
 
     # -- invocation-level hooks (InvocationContext) --
     async def on_user_message_callback(self, *, invocation_context: Any, user_message: Any) -> None:
-        self.guard.call("the user message", self._record_user_message, invocation_context)
+        try:
+            self._record_user_message(invocation_context)
+        except Exception:
+            self.guard.failed("the user message")
 
     def _record_user_message(self, ic: Any) -> None:
-        self.trace.append(self._snapshot(
-            "on_user_message_callback", ic, ic.session.id, ic.invocation_id,
-            exposed=invocation_exposed(ic)))
+        self._record_context("on_user_message_callback", ic, None, invocation_exposed(ic))
 
     async def before_run_callback(self, *, invocation_context: Any) -> None:
-        self.guard.call("the start of the invocation", self._record_start, invocation_context)
+        try:
+            self._record_start(invocation_context)
+        except Exception:
+            self.guard.failed("the start of the invocation")
 
     def _record_start(self, ic: Any) -> None:
         sid, inv = ic.session.id, ic.invocation_id
@@ -106,14 +115,18 @@ class AdkObserver(SessionBook, BasePlugin):
                                {k: v for k, v in state_of(ic).items() if k not in delta},
                                events=[e for e in ic.session.events if e is not user_event])
         self._begin(ic, parent)
-        records: list[Record] = [self._snapshot("before_run_callback", ic, sid, inv,
-                                  exposed=invocation_exposed(ic))]
+        self._record_context("before_run_callback", ic, None, invocation_exposed(ic))
+        shared = {k: copy_value(v) for k, v in state_of(ic).items() if k.startswith(SHARED_PREFIXES)}
         # Events appended outside the runner since the last run (ADK fires no hook for them).
-        records += self.unseen_records(ic.session, user_event)
+        events = self._capture_unseen(ic.session, user_event)
         if user_event is not None:
-            records += self._event_records(user_event, sid, None, "user")
-        records += self.drift_records(sid, ic.session.state)   # app:/user: keys written elsewhere
-        self.trace.extend(records)
+            events.append(self._capture_event(user_event, sid, None, "user"))
+        self._later("the start of the invocation", self._build_start, sid, events, shared)
+
+    def _build_start(self, sid: str, events: list[tuple[Any, ...]],
+                     shared: dict[str, Any]) -> list[Record]:
+        records = [record for capture in events for record in self._build_event(*capture)]
+        return records + self.drift_records(sid, shared)   # app:/user: keys written elsewhere
 
     def _begin(self, ic: Any, parent: tuple[str, str, str, str] | None = None) -> None:
         """The least an invocation needs recorded: its start, and a way to learn of its end.
@@ -123,13 +136,18 @@ class AdkObserver(SessionBook, BasePlugin):
         with self._lock:
             self._runs[inv] = _Run(sid, failures_seen=self.guard.failures)
         agent = getattr(ic.agent, "name", None) or self.root
-        self.trace.append(InvocationStart(sid, inv, agent, text_of(ic.user_content), time.time(),
-                                          parent[1] if parent else None,
-                                          parent[2] if parent else None))
+        self._later("the start of the invocation", self._build_begin, sid, inv, agent,
+                    ic.user_content, time.time(), parent)
         task = asyncio.current_task()
         if task is not None:
             task.add_done_callback(lambda _: self.end(
                 sid, inv, "interrupted", "the run stopped without ending (interrupted or cancelled)"))
+
+    @staticmethod
+    def _build_begin(sid: str, inv: str, agent: str, content: Any, now: float,
+                     parent: tuple[str, str, str, str] | None) -> list[Record]:
+        return [InvocationStart(sid, inv, agent, text_of(content), now,
+                                parent[1] if parent else None, parent[2] if parent else None)]
 
     def _catch_up(self, ic: Any) -> None:
         """Make good what a failed hook did not record: the invocation's start, and any of its
@@ -145,29 +163,42 @@ class AdkObserver(SessionBook, BasePlugin):
                    if e.invocation_id == ic.invocation_id and e.id not in self._recorded]
         for event in missing:
             user = event.author == "user"
-            self.trace.extend(self._event_records(event, ic.session.id, None if user else run.writers,
-                                                  "user" if user else None))
+            self._later("missed records", self._build_event, *self._capture_event(
+                event, ic.session.id, None if user else run.writers, "user" if user else None))
 
     async def on_event_callback(self, *, invocation_context: Any, event: Any) -> None:
         # ADK calls this before it appends the event: earlier events are in the session.
-        self.guard.call("missed records", self._catch_up, invocation_context)
-        self.guard.call("live input", self._record_live_input, invocation_context)
+        try:
+            self._catch_up(invocation_context)
+        except Exception:
+            self.guard.failed("missed records")
+        try:
+            self._record_live_input(invocation_context)
+        except Exception:
+            self.guard.failed("live input")
         # Copy at once: ADK strips `temp:` keys from the delta when it appends the event.
-        self.guard.call("an event", self._record_event, invocation_context, event)
+        try:
+            self._record_event(invocation_context, event)
+        except Exception:
+            self.guard.failed("an event")
         if event.actions.artifact_delta or self._pending_artifacts(invocation_context.invocation_id):
-            await self.guard.call_async("artifacts", self._record_artifacts, invocation_context, event)
+            try:
+                await self._record_artifacts(invocation_context, event)
+            except Exception:
+                self.guard.failed("artifacts")
 
     def _record_live_input(self, ic: Any) -> None:
         """A live run's flow appends the user's messages (and state deltas) to the session
         itself, with no hook: record those appended since the last look, before what answers
         them (and at each message the flow screens, before it reaches the model)."""
         if ic.live_request_queue is not None:
-            self.trace.extend(self.unseen_records(ic.session, live=True))
+            for capture in self._capture_unseen(ic.session, live=True):
+                self._later("live input", self._build_event, *capture)
 
     def _record_event(self, ic: Any, event: Any) -> None:
         run = self._runs.get(ic.invocation_id)
-        self.trace.extend(self._event_records(event, ic.session.id,
-                                              run.writers if run is not None else None))
+        self._later("an event", self._build_event, *self._capture_event(
+            event, ic.session.id, run.writers if run is not None else None))
 
     def _pending_artifacts(self, invocation_id: str) -> bool:
         run = self._runs.get(invocation_id)
@@ -204,17 +235,25 @@ class AdkObserver(SessionBook, BasePlugin):
         # invocation did not finish its work.
         task = asyncio.current_task()
         cut_short = (task is not None and task.cancelling()) or invocation_context.is_aborted
-        await self.guard.call_async("the end of the invocation", self._finish, invocation_context,
-                                "interrupted" if cut_short else "ok",
-                                "the run was closed early" if cut_short else None)
+        try:
+            await self._finish(invocation_context, "interrupted" if cut_short else "ok",
+                               "the run was closed early" if cut_short else None)
+        except Exception:
+            self.guard.failed("the end of the invocation")
 
     async def on_run_error_callback(self, *, invocation_context: Any, error: Any) -> None:
-        await self.guard.call_async("a run error", self._finish, invocation_context, "error",
-                                    f"{type(error).__name__}: {error}", full_traceback(error))
+        try:
+            await self._finish(invocation_context, "error", f"{type(error).__name__}: {error}",
+                               full_traceback(error))
+        except Exception:
+            self.guard.failed("a run error")
 
     async def _finish(self, ic: Any, status: str, error: str | None,
                       traceback: str | None = None) -> None:
-        self.guard.call("missed records", self._catch_up, ic)
+        try:
+            self._catch_up(ic)
+        except Exception:
+            self.guard.failed("missed records")
         run = self._runs.get(ic.invocation_id)
         if run is not None and run.tool_artifacts:
             # Saved by a tool whose response never became an event (it raised): kept, no event.
@@ -225,29 +264,40 @@ class AdkObserver(SessionBook, BasePlugin):
         # callback or tool shows on that copy, not on the runner's.
         for ctx in (ic, *(run.agent_contexts if run else ())):
             if ctx.end_invocation:
-                self.trace.append(Fact(ic.session.id, ic.invocation_id, time.time(), "end_invocation",
-                                       {"agent": getattr(ctx.agent, "name", None), "branch": ctx.branch}))
+                fact = Fact(ic.session.id, ic.invocation_id, time.time(), "end_invocation",
+                            {"agent": getattr(ctx.agent, "name", None), "branch": ctx.branch})
+                self._later("end_invocation", lambda fact: [fact], fact)
                 break
-        if status == "ok" and self.waiting(ic.session.id, ic.invocation_id):
-            status = "waiting"   # a long-running call, confirmation or credential is unanswered
         self.end(ic.session.id, ic.invocation_id, status, error, traceback)
 
     def end(self, session_id: str, invocation_id: str, status: str, error: str | None = None,
             traceback: str | None = None) -> bool:
-        """Record the end of an invocation once; `temp:` keys end with it."""
+        """Record the end of an invocation once; `temp:` keys end with it. An invocation
+        that ends "ok" with a call still unanswered (a long-running call, a confirmation, a
+        credential) is "waiting"."""
         with self._lock:
             if self._runs.pop(invocation_id, None) is None:
                 return False
+        self._later("the end of the invocation", self._build_end, session_id, invocation_id,
+                    time.time(), status, error, traceback)
+        return True
+
+    def _build_end(self, session_id: str, invocation_id: str, now: float, status: str,
+                   error: str | None, traceback: str | None) -> list[Record]:
+        with self._lock:
             current = self._state.get(session_id, {})
             for key in [k for k in current if k.startswith("temp:")]:
                 del current[key]
-        self.trace.append(InvocationEnd(session_id, invocation_id, time.time(), status, error,
-                                        traceback))
-        return True
+        if status == "ok" and self.waiting(session_id, invocation_id):
+            status = "waiting"
+        return [InvocationEnd(session_id, invocation_id, now, status, error, traceback)]
 
     # -- agent and model hooks (CallbackContext) --
     async def before_agent_callback(self, *, agent: Any, callback_context: Any) -> None:
-        self.guard.call("before_agent", self._record_before_agent, agent, callback_context)
+        try:
+            self._record_before_agent(agent, callback_context)
+        except Exception:
+            self.guard.failed("before_agent")
 
     def _record_before_agent(self, agent: Any, cc: Any) -> None:
         self._agents[agent.name] = agent
@@ -261,7 +311,10 @@ class AdkObserver(SessionBook, BasePlugin):
         self._record_context("before_agent_callback", cc, agent.name)
 
     async def after_agent_callback(self, *, agent: Any, callback_context: Any) -> None:
-        self.guard.call("after_agent", self._record_after_agent, agent, callback_context)
+        try:
+            self._record_after_agent(agent, callback_context)
+        except Exception:
+            self.guard.failed("after_agent")
 
     def _record_after_agent(self, agent: Any, cc: Any) -> None:
         run = self._runs.get(cc.invocation_id)
@@ -270,7 +323,10 @@ class AdkObserver(SessionBook, BasePlugin):
         self._record_context("after_agent_callback", cc, agent.name)
 
     async def before_model_callback(self, *, callback_context: Any, llm_request: Any) -> None:
-        self.guard.call("before_model", self._record_before_model, callback_context, llm_request)
+        try:
+            self._record_before_model(callback_context, llm_request)
+        except Exception:
+            self.guard.failed("before_model")
 
     def _record_before_model(self, cc: Any, llm_request: Any) -> None:
         run = self._runs.get(cc.invocation_id)
@@ -282,7 +338,10 @@ class AdkObserver(SessionBook, BasePlugin):
                               "tools": sorted(getattr(llm_request, "tools_dict", {}) or {})})
 
     async def after_model_callback(self, *, callback_context: Any, llm_response: Any) -> None:
-        self.guard.call("after_model", self._record_after_model, callback_context)
+        try:
+            self._record_after_model(callback_context)
+        except Exception:
+            self.guard.failed("after_model")
 
     def _record_after_model(self, cc: Any) -> None:
         run = self._runs.get(cc.invocation_id)
@@ -291,15 +350,20 @@ class AdkObserver(SessionBook, BasePlugin):
         self._record_context("after_model_callback", cc, cc.agent_name)
 
     async def on_model_error_callback(self, *, callback_context: Any, llm_request: Any, error: Any) -> None:
-        self.guard.call("a model error", self._record_fact, callback_context, "model_error",
-                    {"agent": callback_context.agent_name,
-                     "error": f"{type(error).__name__}: {error}"})
+        try:
+            self._record_fact(callback_context, "model_error", {
+                "agent": callback_context.agent_name, "error": f"{type(error).__name__}: {error}"})
+        except Exception:
+            self.guard.failed("a model error")
 
     # -- tool hooks (ToolContext) --
     async def before_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any) -> None:
         current_tool_call.set((tool_context.session.id, tool_context.invocation_id,
                                tool_context.function_call_id, tool.name))
-        self.guard.call("before_tool", self._record_before_tool, tool, tool_args, tool_context)
+        try:
+            self._record_before_tool(tool, tool_args, tool_context)
+        except Exception:
+            self.guard.failed("before_tool")
 
     def _record_before_tool(self, tool: Any, tool_args: Any, tc: Any) -> None:
         run = self._runs.get(tc.invocation_id)
@@ -309,7 +373,10 @@ class AdkObserver(SessionBook, BasePlugin):
                              {"tool": tool.name, "args": copy_value(tool_args)})
 
     async def after_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any, result: Any) -> None:
-        self.guard.call("after_tool", self._record_after_tool, tool, tool_context, result)
+        try:
+            self._record_after_tool(tool, tool_context, result)
+        except Exception:
+            self.guard.failed("after_tool")
 
     def _record_after_tool(self, tool: Any, tc: Any, result: Any) -> None:
         current_tool_call.set(None)
@@ -327,7 +394,10 @@ class AdkObserver(SessionBook, BasePlugin):
                                                    "auth_config": dump(config)})
 
     async def on_tool_error_callback(self, *, tool: Any, tool_args: Any, tool_context: Any, error: Any) -> None:
-        self.guard.call("a tool error", self._record_tool_error, tool, tool_context, error)
+        try:
+            self._record_tool_error(tool, tool_context, error)
+        except Exception:
+            self.guard.failed("a tool error")
 
     def _record_tool_error(self, tool: Any, tc: Any, error: Any) -> None:
         run = self._runs.get(tc.invocation_id)
@@ -342,8 +412,8 @@ class AdkObserver(SessionBook, BasePlugin):
 
     def _record_context(self, hook: str, ctx: Any, agent: str | None,
                         exposed: dict[str, Any] | None = None) -> None:
-        session = ctx.session
-        self.trace.append(self._snapshot(hook, ctx, session.id, ctx.invocation_id, agent, exposed))
+        self._later("a context", self._build_context, hook, ctx, agent, exposed, time.time(),
+                    state_of(ctx), getattr(ctx, "branch", None), getattr(ctx, "user_content", None))
 
     def _record_fact(self, ctx: Any, topic: str, data: dict[str, Any]) -> None:
         self.trace.append(Fact(ctx.session.id, ctx.invocation_id, time.time(), topic, data))

@@ -51,6 +51,7 @@ class SessionBook:
         """Record a session's starting state (ADK makes no event for `create_session(state=)`).
         `events` already in the session are part of that state: they are not recorded again.
         `now`: when it started (default: now)."""
+        self.trace.settle()   # what the hooks kept back comes first
         now = time.time() if now is None else now
         records: list[Record] = [Session(session_id, app, user, "adk", now, dict(state), parent,
                                          forked_at)]
@@ -78,11 +79,32 @@ class SessionBook:
                        source: str | None = None) -> list[Record]:
         """An ADK event as an Event record and one StateChange per write, each with its writer:
         `source` for every key when given (user, external, rewind), else as `writers` found."""
+        return self._build_event(*self._capture_event(event, session_id, writers, source))
+
+    def _capture_event(self, event: Any, session_id: str, writers: Writers | None,
+                       source: str | None = None) -> tuple[Any, ...]:
+        """What must be read of an event at once (`_build_event` makes its records of it):
+        its delta (ADK strips `temp:` keys from it when it appends the event), its calls'
+        arguments (a tool could change them in place) and who wrote each key (the writers'
+        snapshots move on with the run)."""
         self._recorded.add(event.id)
         calls, responses = call_dicts(event)
         actions = event.actions
         delta = copy_value(dict(actions.state_delta))
-        now = time.time()
+        writes: list[Write] | None = None
+        if delta and source is None and writers is not None:
+            agent = self._agents.get(event.author)
+            writes = writers.event_writes(event, delta, [r["id"] for r in responses],
+                                          getattr(agent, "output_key", None),
+                                          bool(text_of(event.content)) and not event.partial)
+        return (event, session_id, calls, responses, delta, dict(actions.artifact_delta), writes,
+                source, time.time())
+
+    def _build_event(self, event: Any, session_id: str, calls: list[dict[str, Any]],
+                     responses: list[dict[str, Any]], delta: dict[str, Any],
+                     artifacts: dict[str, int], writes: list[Write] | None, source: str | None,
+                     now: float) -> list[Record]:
+        actions = event.actions
         answer = text_of(event.content)
         text = answer or transcription_of(event)   # a live event's words are its transcription
         code = code_parts(event)
@@ -92,7 +114,7 @@ class SessionBook:
         record = Event(
             session_id, event.invocation_id, event.id, event.timestamp or now, event.author,
             event_kind(event, calls, responses, text, code), text, calls, responses,
-            delta, dict(actions.artifact_delta), actions.transfer_to_agent,
+            delta, artifacts, actions.transfer_to_agent,
             bool(actions.escalate), bool(actions.end_of_agent),
             list((actions.requested_auth_configs or {}).keys()),
             event.error_message or event.error_code, event.branch, node_path(event),
@@ -103,13 +125,8 @@ class SessionBook:
             return [record]
         if source is not None:
             kind = "InvocationContext" if source == "user" else None
-            writes: list[Write] = [(source, kind, k, v) for k, v in delta.items()]
-        elif writers is not None:
-            agent = self._agents.get(event.author)
-            writes = writers.event_writes(event, delta, [r["id"] for r in responses],
-                                          getattr(agent, "output_key", None),
-                                          bool(answer) and not event.partial)
-        else:
+            writes = [(source, kind, k, v) for k, v in delta.items()]
+        elif writes is None:
             writes = [(f"event:{event.author}", None, k, v) for k, v in delta.items()]
         return [record, *self._changes(session_id, event.invocation_id, event.id, now,
                                        event.author, writes)]
@@ -119,6 +136,7 @@ class SessionBook:
         """Record an ADK event no hook saw; its changes have `source`, else `event:<author>`
         (which stage of the event wrote a key is not stored with it), and the time `at` when
         given (a stored session's: the event's own). Returns the records."""
+        self.trace.settle()
         records = self._event_records(event, session_id, None, source)
         if at is not None:   # before appending: the trace keeps changes as columns
             for record in records:
@@ -149,16 +167,22 @@ class SessionBook:
         for `append_event`), as records whose changes have the source `external`. `live`: the
         look is from inside a live run, whose flow appends the user's messages and state deltas
         itself, with no hook: those user events are the user's (source `user`)."""
-        records: list[Record] = []
+        return [record for capture in self._capture_unseen(session, skip, live)
+                for record in self._build_event(*capture)]
+
+    def _capture_unseen(self, session: Any, skip: Any = None,
+                        live: bool = False) -> list[tuple[Any, ...]]:
+        """`unseen_records`, taken now and built later (`_build_event`)."""
+        captures = []
         events = session.events
         start = self._scanned.get(session.id, 0)   # events are only ever appended
         recorded = self._recorded
         for event in events[start if start <= len(events) else 0:]:
             if event.id not in recorded and event is not skip:
                 source = "user" if live and event.author == "user" else "external"
-                records += self._event_records(event, session.id, None, source)
+                captures.append(self._capture_event(event, session.id, None, source))
         self._scanned[session.id] = len(events)
-        return records
+        return captures
 
     def drift_records(self, session_id: str, state: dict[str, Any],
                       prefixes: tuple[str, ...] | None = SHARED_PREFIXES) -> list[StateChange]:
@@ -175,6 +199,7 @@ class SessionBook:
     def reconcile(self, session: Any) -> list[Record]:
         """Record what `session` (fresh from the session service) holds that the trace lacks:
         its unseen events, then any key whose value still differs. Returns the new records."""
+        self.trace.settle()
         records = self.unseen_records(session)
         records += self.drift_records(session.id, dict(session.state), None)
         self.trace.extend(records)
@@ -185,6 +210,7 @@ class SessionBook:
         """`rewind_async` appends an event plugins never see, and saves artifact versions that
         restore the files (old content, or a tombstone for a file made after the rewind
         point): read it back from the session and record the state and versions it restores."""
+        self.trace.settle()
         event = session.events[-1]
         self._recorded.add(event.id)
         calls, responses = call_dicts(event)
