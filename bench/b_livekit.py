@@ -120,7 +120,7 @@ def run_livekit(quick: bool) -> dict:
     quiet_logs()
     for var in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(var, None)      # the console/fake-job path, never a server
-    rounds, per_round, warm = (6, 2, 2) if quick else (40, 4, 3)
+    rounds, per_round, warm = (40, 4, 2) if quick else (40, 4, 3)   # as in b_adk: same verdicts
     total = warm + rounds * per_round + 2
     reason = None
     try:
