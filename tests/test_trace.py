@@ -151,3 +151,22 @@ def test_a_producer_appends_what_it_kept_back_before_any_read_or_append_in_order
     kept.append(StateChange("s", "i", None, 0.0, "", "t", "k", "session", None, 1, True))
     assert [getattr(r, "text", "change") for r in trace] == ["first", "second", "change"]
     assert not kept and len(trace) == 3 and [c.new for c in trace.of("state_change")] == [1]
+
+
+def test_a_listener_whose_read_builds_records_is_told_again_after_it_returns_never_inside():
+    """A form's listener reads the trace from its cursor: its read settles a producer, whose
+    append must not call the listener again while the first call is still reading."""
+    trace = Trace()
+    kept = [Event("s", "i", "e1", 0.0, "a", "model", "built late")]
+    trace.build_with(lambda: trace.extend([kept.pop()] if kept else []))
+    cursor, depth, calls = [0], [0], []
+
+    def reader(n):
+        depth[0] += 1
+        new = trace.snapshot(cursor[0])
+        cursor[0] += len(new)
+        calls.append((depth[0], [r.text for r in new]))
+        depth[0] -= 1
+    trace.subscribe(reader)
+    trace.changed()
+    assert calls == [(1, ["built late"]), (1, [])] and cursor[0] == len(trace) == 1

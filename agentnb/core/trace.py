@@ -36,7 +36,7 @@ class Trace:
         self._listeners: list[Listener] = []
         self.listener_errors = 0
         self._producers: list[Callable[[], None]] = []
-        self._settling = threading.local()
+        self._settling = threading.local()   # this thread's: settling, telling listeners
         self.extend(records)
 
     def build_with(self, producer: Callable[[], None]) -> None:
@@ -70,6 +70,7 @@ class Trace:
         self.settle()
         with self._lock:
             objects, changes = self._objects, self._changes
+            before = len(objects) + len(changes)
             for record in records:
                 if type(record) is StateChange:
                     seq = self._next_seq.get(record.session_id, 0)
@@ -80,18 +81,35 @@ class Trace:
                     changes.add(record)
                 else:
                     objects.append(record)
-            if not self._listeners:
-                return
             n = len(objects) + len(changes)
+            if not self._listeners or n == before:
+                return
             listeners = tuple(self._listeners)
         self._tell(listeners, n)
 
     def _tell(self, listeners: tuple[Listener, ...], n: int) -> None:
-        for listener in listeners:
-            try:
-                listener(n)
-            except Exception:
-                self.listener_errors += 1
+        # A listener that reads the trace may have a producer append (its read settles): the
+        # listeners are told again once it returns, never inside it, so none is re-entered.
+        local = self._settling
+        if getattr(local, "telling", False):
+            local.again = True
+            return
+        local.telling = True
+        try:
+            while True:
+                local.again = False
+                for listener in listeners:
+                    try:
+                        listener(n)
+                    except Exception:
+                        self.listener_errors += 1
+                if not local.again:
+                    return
+                with self._lock:
+                    n = len(self._objects) + len(self._changes)
+                    listeners = tuple(self._listeners)
+        finally:
+            local.telling = False
 
     def __len__(self) -> int:
         self.settle()
