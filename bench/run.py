@@ -1,7 +1,7 @@
 """agentnb's benchmark suite.
 
     python bench/run.py                 # everything: bench/results.json and BENCHMARKS.md
-    python bench/run.py --quick         # the same keys; the A/B ratios at full rounds, the rest shorter (~6 min)
+    python bench/run.py --quick         # the same keys; the A/B ratios at full rounds, the rest shorter (~9 min)
     python bench/run.py --only adk_overhead_ratio,import_s
     python bench/run.py --out DIR       # write results.json and BENCHMARKS.md into DIR
 
