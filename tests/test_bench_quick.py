@@ -5,10 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 
+@pytest.mark.timeout(1500)   # the suite's 600 s is less than quick mode's A/B rounds take here
 def test_quick_mode_writes_every_key(tmp_path):
     from run import KEYS
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick",
