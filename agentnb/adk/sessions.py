@@ -75,15 +75,11 @@ class SessionBook:
                 current[key] = value
         return out
 
-    def _event_records(self, event: Any, session_id: str, writers: Writers | None,
-                       source: str | None = None) -> list[Record]:
-        """An ADK event as an Event record and one StateChange per write, each with its writer:
-        `source` for every key when given (user, external, rewind), else as `writers` found."""
-        return self._build_event(*self._capture_event(event, session_id, writers, source))
-
     def _capture_event(self, event: Any, session_id: str, writers: Writers | None,
                        source: str | None = None) -> tuple[Any, ...]:
-        """What must be read of an event at once (`_build_event` makes its records of it):
+        """What must be read of an event at once; `_build_event` makes of it an Event record and
+        one StateChange per write, each with its writer: `source` for every key when given
+        (user, external, rewind), else as `writers` found. Taken at once:
         its delta (ADK strips `temp:` keys from it when it appends the event), its calls'
         arguments (a tool could change them in place) and who wrote each key (the writers'
         snapshots move on with the run)."""
@@ -137,7 +133,7 @@ class SessionBook:
         (which stage of the event wrote a key is not stored with it), and the time `at` when
         given (a stored session's: the event's own). Returns the records."""
         self.trace.settle()
-        records = self._event_records(event, session_id, None, source)
+        records = self._build_event(*self._capture_event(event, session_id, None, source))
         if at is not None:   # before appending: the trace keeps changes as columns
             for record in records:
                 if isinstance(record, StateChange):
