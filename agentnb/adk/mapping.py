@@ -60,10 +60,16 @@ def state_of(ctx: Any) -> dict[str, Any]:
 
 def call_dicts(event: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """An event's function calls and responses as plain dicts, copied."""
-    calls = [{"id": c.id, "name": c.name, "args": copy_value(dict(c.args or {}))}
-             for c in event.get_function_calls()]
-    responses = [{"id": r.id, "name": r.name, "response": copy_value(r.response)}
-                 for r in event.get_function_responses()]
+    calls: list[dict[str, Any]] = []
+    responses: list[dict[str, Any]] = []
+    content = event.content
+    for part in (content.parts or ()) if content is not None else ():   # one pass, not ADK's two
+        call, response = part.function_call, part.function_response
+        if call:
+            calls.append({"id": call.id, "name": call.name, "args": copy_value(dict(call.args or {}))})
+        if response:
+            responses.append({"id": response.id, "name": response.name,
+                              "response": copy_value(response.response)})
     return calls, responses
 
 

@@ -149,12 +149,13 @@ class AdkObserver(SessionBook, BasePlugin):
         return [InvocationStart(sid, inv, agent, text_of(content), now,
                                 parent[1] if parent else None, parent[2] if parent else None)]
 
-    def _catch_up(self, ic: Any) -> None:
+    def _catch_up(self, ic: Any) -> _Run | None:
         """Make good what a failed hook did not record: the invocation's start, and any of its
-        events already in ADK's session that the trace lacks. Only looks after a failure."""
+        events already in ADK's session that the trace lacks. Only looks after a failure.
+        Returns the invocation's run."""
         run = self._runs.get(ic.invocation_id)
         if run is not None and run.failures_seen == self.guard.failures:
-            return
+            return run
         if run is None:
             self._begin(ic)
             run = self._runs[ic.invocation_id]
@@ -165,27 +166,35 @@ class AdkObserver(SessionBook, BasePlugin):
             user = event.author == "user"
             self._later("missed records", self._build_event, *self._capture_event(
                 event, ic.session.id, None if user else run.writers, "user" if user else None))
+        return run
 
     async def on_event_callback(self, *, invocation_context: Any, event: Any) -> None:
         # ADK calls this before it appends the event: earlier events are in the session.
+        # The hook ADK calls most: one look at the run serves all it does.
+        ic = invocation_context
         try:
-            self._catch_up(invocation_context)
+            run = self._catch_up(ic)
         except Exception:
             self.guard.failed("missed records")
+            run = self._runs.get(ic.invocation_id)
         try:
-            self._record_live_input(invocation_context)
+            self._record_live_input(ic)
         except Exception:
             self.guard.failed("live input")
         # Copy at once: ADK strips `temp:` keys from the delta when it appends the event.
         try:
-            self._record_event(invocation_context, event)
+            self._record_event(ic, event, run)
         except Exception:
             self.guard.failed("an event")
-        if event.actions.artifact_delta or self._pending_artifacts(invocation_context.invocation_id):
+        if event.actions.artifact_delta or (run is not None and run.tool_artifacts):
             try:
-                await self._record_artifacts(invocation_context, event)
+                await self._record_artifacts(ic, event)
             except Exception:
                 self.guard.failed("artifacts")
+
+    def _record_event(self, ic: Any, event: Any, run: _Run | None) -> None:
+        self._later("an event", self._build_event, *self._capture_event(
+            event, ic.session.id, run.writers if run is not None else None))
 
     def _record_live_input(self, ic: Any) -> None:
         """A live run's flow appends the user's messages (and state deltas) to the session
@@ -194,15 +203,6 @@ class AdkObserver(SessionBook, BasePlugin):
         if ic.live_request_queue is not None:
             for capture in self._capture_unseen(ic.session, live=True):
                 self._later("live input", self._build_event, *capture)
-
-    def _record_event(self, ic: Any, event: Any) -> None:
-        run = self._runs.get(ic.invocation_id)
-        self._later("an event", self._build_event, *self._capture_event(
-            event, ic.session.id, run.writers if run is not None else None))
-
-    def _pending_artifacts(self, invocation_id: str) -> bool:
-        run = self._runs.get(invocation_id)
-        return run is not None and bool(run.tool_artifacts)
 
     async def _record_artifacts(self, ic: Any, event: Any) -> None:
         """Artifact versions this event announces, plus those tools saved that no event names

@@ -161,10 +161,12 @@ def watch(tool: Any) -> bool:
     """Wrap `tool.run_async` once, on the instance, to note the delta when the tool starts.
     False for a tool that cannot be wrapped (its writes are then all `tool:<name>`)."""
     namespace = getattr(tool, "__dict__", None)
-    if namespace is None or hasattr(type(tool), "model_fields"):   # a pydantic tool: leave it
+    if namespace is None:
         return False
-    if namespace.get("_agentnb_watched"):
+    if namespace.get("_agentnb_watched"):   # first: the pydantic check below raises inside
         return True
+    if hasattr(type(tool), "model_fields"):   # a pydantic tool: leave it
+        return False
     original = tool.run_async
 
     async def run_async(*args: Any, **kwargs: Any) -> Any:
