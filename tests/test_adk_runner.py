@@ -516,6 +516,38 @@ def test_a_mixed_step_is_one_model_turn_with_its_parts_in_order():
         Script([[reply("x"), call("f")]], "ScriptedLLM").next(None, lambda: "")
 
 
+def test_what_the_hooks_keep_for_the_next_read_holds_no_context_or_tool_alive():
+    """Until the trace is read the hooks' captures wait in a backlog: they hold ids and copies,
+    not ADK's contexts (each holds its invocation's copy of the session) nor the FunctionTool
+    ADK makes per model call (its watcher holds it weakly). Freed at once, with no GC."""
+    import gc
+    import weakref
+    refs = []
+
+    def note(tool_context: ToolContext) -> dict:
+        refs.append(weakref.ref(tool_context))
+        return {"ok": True}
+
+    def keep_tool(tool, args, tool_context):
+        refs.append(weakref.ref(tool))
+    agent = LlmAgent(name="n", model=ScriptedLlm([call("note"), reply("done")] * 2), tools=[note],
+                     before_tool_callback=keep_tool)
+    runner = NotebookRunner(agent, display=False)
+    run(runner.ask("warm"))
+    gc.collect()
+    gc.disable()
+    async def ask() -> None:   # returns no Invocation: asyncio's repr of one would read the trace
+        await runner.ask("go")
+    try:
+        refs.clear()
+        run(ask())
+        assert len(refs) == 2 and [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
+    assert runner.events().kind.tolist()[-3:] == ["function_call", "function_response", "model"]
+    assert runner.last_invocation.status == "ok"
+
+
 def test_reading_the_trace_while_the_agent_runs_gives_the_records_a_later_read_gives():
     """The hooks keep what they saw and the records are built at the next read: a tool that
     reads the trace mid-run (as a live card does) changes nothing in what is recorded."""

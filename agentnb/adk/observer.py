@@ -66,15 +66,12 @@ class AdkObserver(SessionBook, BasePlugin):
         """Hooks whose recording failed (each time, the run went on)."""
         return self.guard.failures
 
-    def _build_context(self, hook: str, ctx: Any, agent: str | None,
-                       exposed: dict[str, Any] | None, now: float, state: dict[str, Any],
-                       branch: str | None, content: Any) -> list[Record]:
-        kind = CONTEXT_KIND.get(hook, hook)
-        # An InvocationContext has no function call id, and pydantic's miss costs ~3 µs.
-        call_id = None if kind == "InvocationContext" else getattr(ctx, "function_call_id", None)
-        return [ContextSnapshot(ctx.session.id, ctx.invocation_id, now, hook, kind,
-                                type(ctx).__name__, agent, call_id, self._user_text(content),
-                                branch, state, exposed or {})]
+    def _build_context(self, hook: str, kind: str, ids: tuple[str, str, str, str | None],
+                       agent: str | None, exposed: dict[str, Any] | None, now: float,
+                       state: dict[str, Any], branch: str | None, content: Any) -> list[Record]:
+        sid, inv, type_name, call_id = ids
+        return [ContextSnapshot(sid, inv, now, hook, kind, type_name, agent, call_id,
+                                self._user_text(content), branch, state, exposed or {})]
 
     def _user_text(self, content: Any) -> str:
         # Every snapshot of an invocation shows the same user content: walk its parts once.
@@ -123,8 +120,7 @@ class AdkObserver(SessionBook, BasePlugin):
             events.append(self._capture_event(user_event, sid, None, "user"))
         self._later("the start of the invocation", self._build_start, sid, events, shared)
 
-    def _build_start(self, sid: str, events: list[tuple[Any, ...]],
-                     shared: dict[str, Any]) -> list[Record]:
+    def _build_start(self, sid: str, events: list[tuple[Any, ...]], shared: dict[str, Any]) -> list[Record]:
         records = [record for capture in events for record in self._build_event(*capture)]
         return records + self.drift_records(sid, shared)   # app:/user: keys written elsewhere
 
@@ -412,8 +408,13 @@ class AdkObserver(SessionBook, BasePlugin):
 
     def _record_context(self, hook: str, ctx: Any, agent: str | None,
                         exposed: dict[str, Any] | None = None) -> None:
-        self._later("a context", self._build_context, hook, ctx, agent, exposed, time.time(),
-                    state_of(ctx), getattr(ctx, "branch", None), getattr(ctx, "user_content", None))
+        # Ids, not the context: it holds its invocation's copy of the session, which would stay
+        # alive (and GC-scanned) until the next read. An InvocationContext has no call id.
+        kind = CONTEXT_KIND[hook]
+        ids = (ctx.session.id, ctx.invocation_id, type(ctx).__name__,
+               None if kind == "InvocationContext" else ctx.function_call_id)
+        self._later("a context", self._build_context, hook, kind, ids, agent, exposed, time.time(),
+                    state_of(ctx), ctx.branch, ctx.user_content)
 
     def _record_fact(self, ctx: Any, topic: str, data: dict[str, Any]) -> None:
         self.trace.append(Fact(ctx.session.id, ctx.invocation_id, time.time(), topic, data))

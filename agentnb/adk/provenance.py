@@ -16,6 +16,7 @@ note the delta when the tool really starts, which splits the callbacks' writes f
 from __future__ import annotations
 
 import contextvars
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,7 +168,17 @@ def watch(tool: Any) -> bool:
         return True
     if hasattr(type(tool), "model_fields"):   # a pydantic tool: leave it
         return False
-    original = tool.run_async
+    # Not the bound method: a wrapper holding it would make the tool a reference cycle, left
+    # for the GC (ADK makes a FunctionTool per model call for each plain function).
+    wrapped = namespace.get("run_async")   # someone's own wrapper on the instance, else the class's
+    method: Any = next((k.__dict__["run_async"] for k in type(tool).__mro__
+                        if "run_async" in k.__dict__), None)
+    if wrapped is None and method is None:
+        return False
+    try:
+        instance = weakref.ref(tool)
+    except TypeError:
+        return False
 
     async def run_async(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -177,7 +188,10 @@ def watch(tool: Any) -> bool:
                 holder[1] = dict(context.actions.state_delta)
         except Exception:
             pass
-        return await original(*args, **kwargs)
+        if wrapped is not None:
+            return await wrapped(*args, **kwargs)
+        owner = instance()
+        return await method.__get__(owner, type(owner))(*args, **kwargs)
     try:
         namespace["run_async"] = run_async
         namespace["_agentnb_watched"] = True
