@@ -211,14 +211,40 @@ def findings(r):
     return "\n".join(out)
 
 
+def spread(r):
+    """Each key's value in every run of a `--repeat` command, and whether their verdicts agree."""
+    runs = r.get("runs") or []
+    if len(runs) < 2:
+        return ""
+    n = len(runs)
+    lines = [f"## Spread over {n} {r.get('mode')} runs (one `--repeat {n}` command, the last is the "
+             "table above)", "",
+             "| key | " + " | ".join(f"run {i}" for i in range(1, n + 1)) + " | min–max | verdicts |",
+             "|---|" + "---|" * (n + 2)]
+    for key in SPEC:
+        values = [run.get(key) for run in runs]
+        if all(v is None for v in values) or key not in runs[-1]:
+            continue
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        span = (f"{fmt(min(numbers), key)}–{fmt(max(numbers), key)}" if numbers else "—")
+        verdicts = {verdict(key, v) for v in values}
+        agree = (verdicts.pop() if len(verdicts) == 1
+                 else "differ: " + ", ".join(verdict(key, v) for v in values))
+        lines.append(f"| `{key}` | " + " | ".join(fmt(v, key) for v in values)
+                     + f" | {span} | {agree} |")
+    return "\n".join(lines)
+
+
 def write_report(r, path):
     m = r.get("machine", {})
     pk = m.get("packages", {})
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    options = (" --quick" if r.get("mode") == "quick" else "") + \
+        (f" --repeat {len(r['runs'])}" if r.get("runs") else "")
     lines = [
         "# agentnb benchmarks",
         "",
-        f"Measured by `python bench/run.py{' --quick' if r.get('mode') == 'quick' else ''}` "
+        f"Measured by `python bench/run.py{options}` "
         f"({r.get('mode')} mode, finished {r.get('finished_utc', 'at a time it did not record')}, "
         f"{r.get('total_seconds')} s; this page written {when}) on {m.get('cpu_count')} CPUs, "
         f"Python {m.get('python')}, agentnb {pk.get('agentnb')} (git {m.get('git')}), google-adk "
@@ -242,6 +268,8 @@ def write_report(r, path):
         lines.append(f"| `{key}` | {what} | {goal} | {measured(key, r)} | {baseline(key, r)} | "
                      f"{verdict(key, r.get(key))} |")
     lines += ["", "## Findings (from this run)", "", findings(r), ""]
+    if spread(r):
+        lines += [spread(r), ""]
     analysis = HERE / "ANALYSIS.md"
     if analysis.exists():
         lines += [analysis.read_text().rstrip(), ""]

@@ -4,6 +4,8 @@
     python bench/run.py --quick         # the same keys; A/B ratios at full rounds, the rest shorter (~9 min)
     python bench/run.py --only adk_overhead_ratio,import_s
     python bench/run.py --out DIR       # write results.json and BENCHMARKS.md into DIR
+    python bench/run.py --repeat 3      # three runs one after another: the table is the last
+                                        # run's, BENCHMARKS.md gives each key's three values
 
 Each group runs in its own fresh process (`--group NAME --emit FILE`), so one group's imports,
 heap and global patches (headless comms, a tracer provider) never touch another's numbers.
@@ -99,6 +101,8 @@ def main(argv=None):
     parser.add_argument("--only", help="comma-separated keys (or group names) to run")
     parser.add_argument("--out", help="directory for results.json and BENCHMARKS.md "
                                       "(default: bench/ and the repo root)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="run the selection N times; the report gives each key's spread")
     parser.add_argument("--group", help=argparse.SUPPRESS)
     parser.add_argument("--emit", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -126,21 +130,30 @@ def main(argv=None):
             results = json.loads(results_path.read_text())
         except ValueError:
             results = {}
+    if args.repeat < 1:
+        parser.error("--repeat takes a number of runs, 1 or more")
     results["mode"] = "quick" if args.quick else "full"
     results["machine"] = machine()
     started = time.perf_counter()
-    for name in wanted:
-        print(f"[bench] {name} ...", flush=True)
-        results.get("errors", {}).pop(name, None)          # stale from an earlier --only run
-        results.get("details", {}).pop(f"{name}_stderr_tail", None)
-        part = run_group(name, args.quick)
-        merge(results, part)
-        for key in GROUPS[name][2]:
-            results.setdefault(key, None)
-        shown = {k: results.get(k) for k in GROUPS[name][2]}
-        print(f"[bench] {name}: {shown} ({part['seconds'][name]} s)"
-              + (f" ERROR {part['errors'][name]}" if part.get("errors", {}).get(name) else ""),
-              flush=True)
+    runs = []
+    for run in range(1, args.repeat + 1):
+        for name in wanted:
+            print(f"[bench] {name} (run {run} of {args.repeat}) ...", flush=True)
+            results.get("errors", {}).pop(name, None)          # stale from an earlier run
+            results.get("details", {}).pop(f"{name}_stderr_tail", None)
+            part = run_group(name, args.quick)
+            merge(results, part)
+            for key in GROUPS[name][2]:
+                results.setdefault(key, None)
+            shown = {k: results.get(k) for k in GROUPS[name][2]}
+            print(f"[bench] {name}: {shown} ({part['seconds'][name]} s)"
+                  + (f" ERROR {part['errors'][name]}" if part.get("errors", {}).get(name) else ""),
+                  flush=True)
+        runs.append({k: results.get(k) for _, _, keys in (GROUPS[g] for g in wanted) for k in keys})
+    # Only runs of one command are of the same code: an earlier spread is dropped.
+    results.pop("runs", None)
+    if args.repeat > 1:
+        results["runs"] = runs
     for key in KEYS:
         results.setdefault(key, None)
     try:

@@ -29,3 +29,19 @@ def test_quick_mode_writes_every_key(tmp_path):
     assert all(f"`{k}`" in report for k in KEYS)
     # --out leaves the committed results alone
     assert not (tmp_path / "bench").exists()
+
+
+def test_the_spread_of_repeated_runs_lists_each_value_and_says_when_verdicts_differ():
+    from report import spread
+    runs = [{"adk_overhead_ratio": 1.02, "import_s": 0.05}, {"adk_overhead_ratio": 1.05, "import_s": 0.06}]
+    text = spread({"mode": "full", "runs": runs})
+    row = next(line for line in text.splitlines() if "`adk_overhead_ratio`" in line)
+    assert "| 1.020 | 1.050 | 1.020–1.050 | differ: met, **missed** |" in row
+    assert "| 0.05 | 0.06 | 0.05–0.06 | met |" in text
+    assert spread({"mode": "full", "runs": runs[:1]}) == ""   # one run has no spread
+
+
+def test_repeat_takes_a_number_of_runs():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--repeat", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--repeat takes a number of runs" in proc.stderr
