@@ -100,6 +100,49 @@ def test_a_tool_shared_by_two_runners_is_wrapped_once_and_each_run_split():
         assert writers(runner, "checked") == [("before_tool_callback:tagger", label)]
 
 
+def test_a_tool_subclass_calling_its_base_and_a_tool_wrapped_on_its_instance():
+    """A tool's start is noted by its class's run_async: a subclass whose run_async writes and
+    then calls its base's is one start (its write is the tool's). A tool with a run_async of its
+    own on the instance is not wrapped: its own writes are the tool's (its callbacks' are too,
+    unless its wrapper reaches a class agentnb already wraps)."""
+    from google.adk.tools import FunctionTool
+
+    class Loud(FunctionTool):
+        async def run_async(self, *, args, tool_context):
+            tool_context.state["loud"] = "before the function"
+            return await super().run_async(args=args, tool_context=tool_context)
+
+    def shout(tool_context: ToolContext) -> dict:
+        tool_context.state["by_tool"] = "shouted"
+        return {"ok": True}
+
+    def hum(tool_context: ToolContext) -> dict:
+        tool_context.state["by_tool"] = "hummed"
+        return {"ok": True}
+    hummer = FunctionTool(hum)
+    plain_run = hummer.run_async
+
+    async def logged(**kwargs):   # someone's own wrapper, on the instance
+        return await plain_run(**kwargs)
+    hummer.run_async = logged
+
+    def checking(tool, args, tool_context):
+        tool_context.state["checked"] = tool.name
+    # `tag` first: FunctionTool's own run_async is then wrapped too, under Loud's.
+    agent = LlmAgent(name="caller", model=ScriptedLlm([call("tag", label="x"), call("shout"),
+                                                       call("hum"), reply("ok")]),
+                     tools=[tag, Loud(shout), hummer], before_tool_callback=checking)
+    runner = NotebookRunner(agent, display=False)
+    run(runner.ask("go"))
+    assert writers(runner, "loud") == [("tool:shout", "before the function")]
+    assert writers(runner, "by_tool") == [("tool:tag", "x"), ("tool:shout", "shouted"),
+                                          ("tool:hum", "hummed")]
+    assert writers(runner, "checked")[:2] == [("before_tool_callback:caller", "tag"),
+                                              ("before_tool_callback:caller", "shout")]
+    assert "run_async" not in vars(Loud(shout)) and vars(hummer)["run_async"] is logged
+    assert replay(runner.history(reveal=True)) == run(runner.get_session()).state
+
+
 def test_state_written_by_a_plugin_hook_is_never_lost():
     from google.adk.plugins.base_plugin import BasePlugin
 

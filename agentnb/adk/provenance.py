@@ -10,13 +10,14 @@ identity, nothing is deep-copied on the hot path). Marked objects are held until
 ends, so their ids cannot be reused meanwhile.
 
 Tools: plugin before_tool -> the agent's before_tool callbacks -> the tool -> plugin after_tool
--> the agent's after_tool callbacks. A tool's `run_async` is wrapped once (on the instance) to
-note the delta when the tool really starts, which splits the callbacks' writes from the tool's.
+-> the agent's after_tool callbacks. A tool class's `run_async` is wrapped once to note the
+delta when the tool really starts, which splits the callbacks' writes from the tool's.
 """
 from __future__ import annotations
 
 import contextvars
-import weakref
+import functools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ Write = tuple[str, str | None, str, Any]   # (source, context kind, key, value)
 # [tool context, the delta when the tool started (None until it starts)].
 _tool_start: contextvars.ContextVar[list[Any] | None] = \
     contextvars.ContextVar("agentnb_tool_start", default=None)
+_watched: set[type] = set()   # tool classes whose run_async notes the start (see watch)
+_watching = threading.Lock()
 
 
 @dataclass(slots=True)
@@ -159,42 +162,40 @@ def _complete(out: list[Write], delta: Mapping[str, Any], author: str) -> list[W
 
 
 def watch(tool: Any) -> bool:
-    """Wrap `tool.run_async` once, on the instance, to note the delta when the tool starts.
-    False for a tool that cannot be wrapped (its writes are then all `tool:<name>`)."""
-    namespace = getattr(tool, "__dict__", None)
-    if namespace is None:
+    """Wrap `run_async` of the tool's class once, to note the delta when a tool really starts;
+    outside a call agentnb records, the wrapper only looks at a context variable. The class,
+    not the instance: ADK makes a FunctionTool per model call for each plain function, and a
+    wrapper on the instance, holding its bound method, made each one a reference cycle left
+    for the GC. False for a tool that is not watched (its writes are then all `tool:<name>`):
+    a pydantic tool, or one with a `run_async` of its own on the instance."""
+    cls = type(tool)
+    if "run_async" in getattr(tool, "__dict__", ()):
         return False
-    if namespace.get("_agentnb_watched"):   # first: the pydantic check below raises inside
+    if cls in _watched:
         return True
-    if hasattr(type(tool), "model_fields"):   # a pydantic tool: leave it
+    if hasattr(cls, "model_fields"):
         return False
-    # Not the bound method: a wrapper holding it would make the tool a reference cycle, left
-    # for the GC (ADK makes a FunctionTool per model call for each plain function).
-    wrapped = namespace.get("run_async")   # someone's own wrapper on the instance, else the class's
-    method: Any = next((k.__dict__["run_async"] for k in type(tool).__mro__
-                        if "run_async" in k.__dict__), None)
-    if wrapped is None and method is None:
-        return False
-    try:
-        instance = weakref.ref(tool)
-    except TypeError:
-        return False
+    with _watching:
+        if cls not in _watched:
+            try:
+                cls.run_async = _noting_start(cls.run_async)
+            except Exception:
+                return False
+            _watched.add(cls)
+    return True
 
-    async def run_async(*args: Any, **kwargs: Any) -> Any:
+
+def _noting_start(run_async: Any) -> Any:
+    @functools.wraps(run_async)
+    async def noting_start(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             holder = _tool_start.get()
-            context = kwargs.get("tool_context")
-            if holder is not None and holder[0] is context:
-                holder[1] = dict(context.actions.state_delta)
+            # The first start counts: a subclass's run_async calling its base's runs both.
+            if holder is not None and holder[1] is None:
+                context = kwargs.get("tool_context")
+                if holder[0] is context:
+                    holder[1] = dict(context.actions.state_delta)
         except Exception:
             pass
-        if wrapped is not None:
-            return await wrapped(*args, **kwargs)
-        owner = instance()
-        return await method.__get__(owner, type(owner))(*args, **kwargs)
-    try:
-        namespace["run_async"] = run_async
-        namespace["_agentnb_watched"] = True
-    except Exception:
-        return False
-    return True
+        return await run_async(self, *args, **kwargs)
+    return noting_start
