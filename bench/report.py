@@ -268,8 +268,9 @@ def write_report(r, path):
         lines.append(f"| `{key}` | {what} | {goal} | {measured(key, r)} | {baseline(key, r)} | "
                      f"{verdict(key, r.get(key))} |")
     lines += ["", "## Findings (from this run)", "", findings(r), ""]
-    if spread(r):
-        lines += [spread(r), ""]
+    runs = spread(r)
+    if runs:
+        lines += [runs, ""]
     analysis = HERE / "ANALYSIS.md"
     if analysis.exists():
         lines += [analysis.read_text().rstrip(), ""]

@@ -97,7 +97,7 @@ def merge(into: dict, part: dict):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer rounds; under 90 s")
+    parser.add_argument("--quick", action="store_true", help="the A/B ratios at full rounds, the rest shorter (~9 min)")
     parser.add_argument("--only", help="comma-separated keys (or group names) to run")
     parser.add_argument("--out", help="directory for results.json and BENCHMARKS.md "
                                       "(default: bench/ and the repo root)")
@@ -106,6 +106,8 @@ def main(argv=None):
     parser.add_argument("--group", help=argparse.SUPPRESS)
     parser.add_argument("--emit", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat takes a number of runs, 1 or more")
 
     if args.group:
         group_main(args.group, args.quick, Path(args.emit))
@@ -130,8 +132,6 @@ def main(argv=None):
             results = json.loads(results_path.read_text())
         except ValueError:
             results = {}
-    if args.repeat < 1:
-        parser.error("--repeat takes a number of runs, 1 or more")
     results["mode"] = "quick" if args.quick else "full"
     results["machine"] = machine()
     started = time.perf_counter()
