@@ -66,7 +66,6 @@ def make_copy_plugin():
     and result, an event's delta) and keeps them in a list: what any recorder of the same
     facts pays before it builds a single record (a floor under agentnb's overhead)."""
     from google.adk.plugins.base_plugin import BasePlugin
-    from agentnb.adk.mapping import state_of
     from agentnb.core.values import copy_value
     now = time.time
 
@@ -77,10 +76,11 @@ def make_copy_plugin():
 
         async def on_user_message_callback(self, *, invocation_context, user_message):
             ic = invocation_context
-            self.kept.append((now(), state_of(ic), ic.end_invocation, len(ic.session.events)))
+            self.kept.append((now(), dict(ic.session.state), ic.end_invocation,
+                              len(ic.session.events)))
 
         async def before_run_callback(self, *, invocation_context):
-            self.kept.append((now(), state_of(invocation_context)))
+            self.kept.append((now(), dict(invocation_context.session.state)))
 
         async def after_run_callback(self, *, invocation_context):
             self.kept.append((now(), invocation_context.end_invocation))
@@ -109,7 +109,9 @@ def make_copy_plugin():
             self._context(tool_context, copy_value(result))
 
         def _context(self, ctx, *extra):
-            self.kept.append((now(), ctx, state_of(ctx), dict(ctx.actions.state_delta), *extra))
+            # The session's state, as agentnb reads it (not through ADK's `State`).
+            state = dict(ctx._invocation_context.session.state)
+            self.kept.append((now(), ctx, state, dict(ctx.actions.state_delta), *extra))
     return CopyPlugin()
 
 

@@ -583,3 +583,22 @@ def test_reading_the_trace_while_the_agent_runs_gives_the_records_a_later_read_g
         return rows
     assert plain(peeking) == plain(quiet)
     assert [c.new for c in peeking.trace.of("state_change") if c.key == "drink"] == ["tea!", "milk!"]
+
+
+def test_a_tool_changing_its_arguments_in_place_leaves_the_call_as_the_model_made_it():
+    """An event's calls are read when the trace is next read, not in the hook: what makes that
+    true is that ADK hands a tool a deep copy of its arguments (and its requests copy an
+    event's content and parts). A tool that edits its arguments must not reach the record."""
+    async def tag(labels: list[str]) -> dict:
+        labels.append("edited by the tool")
+        return {"n": len(labels)}
+
+    runner = NotebookRunner(LlmAgent(name="tagger", model=ScriptedLlm(
+        [call("tag", labels=["a"]), reply("ok")]), tools=[tag]), display=False)
+    run(runner.ask("tag it"))
+    session = run(runner.get_session())
+    adk_call = next(e for e in session.events if e.get_function_calls()).get_function_calls()[0]
+    assert adk_call.args == {"labels": ["a"]}   # ADK's own event: the model's arguments
+    events = runner.trace.of("event")
+    assert next(e for e in events if e.function_calls).function_calls[0]["args"] == {"labels": ["a"]}
+    assert next(e for e in events if e.function_responses).function_responses[0]["response"] == {"n": 2}

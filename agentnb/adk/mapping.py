@@ -50,14 +50,6 @@ def transcription_of(event: Any) -> str:
     return ""
 
 
-def state_of(ctx: Any) -> dict[str, Any]:
-    """A copy of a context's state without reading through ADK's `State` (whose reads take
-    snapshots of containers for its nested-write tracking)."""
-    state = ctx.session.state if type(ctx).__name__ == "InvocationContext" else ctx.state
-    raw = getattr(state, "_value", None)
-    return dict(raw if raw is not None else state)
-
-
 def call_dicts(event: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """An event's function calls and responses as plain dicts, copied."""
     calls: list[dict[str, Any]] = []
@@ -71,6 +63,14 @@ def call_dicts(event: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             responses.append({"id": response.id, "name": response.name,
                               "response": copy_value(response.response)})
     return calls, responses
+
+
+def response_ids(event: Any) -> list[str]:
+    """The ids of an event's function responses."""
+    content = event.content
+    if content is None:
+        return []
+    return [part.function_response.id for part in content.parts or () if part.function_response]
 
 
 def written(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:

@@ -22,7 +22,7 @@ from ..core.records import (ArtifactVersion, ContextSnapshot, Fact, InvocationEn
                             Record)
 from ..core.trace import Trace
 from ..core.values import copy_value
-from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, state_of, text_of
+from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, text_of
 from .provenance import Writers
 from .sessions import SHARED_PREFIXES, SessionBook
 
@@ -60,6 +60,10 @@ class AdkObserver(SessionBook, BasePlugin):
         self._init_book()
         self._last_user_text: tuple[Any, str] = (None, "")
         self._later = Backlog(trace, self.guard).keep
+        # The builds the hooks keep most, bound once: a method read off `self` is a new object
+        # each time, and the backlog would hold one per hook until the next read.
+        self._context_build = self._build_context
+        self._event_build = self._build_event
 
     @property
     def failures(self) -> int:
@@ -109,11 +113,12 @@ class AdkObserver(SessionBook, BasePlugin):
         if not self.knows(sid):   # a session made elsewhere (AgentTool makes one per call)
             delta = user_event.actions.state_delta if user_event is not None else {}
             self.start_session(sid, ic.app_name, ic.user_id,
-                               {k: v for k, v in state_of(ic).items() if k not in delta},
+                               {k: v for k, v in ic.session.state.items() if k not in delta},
                                events=[e for e in ic.session.events if e is not user_event])
         self._begin(ic, parent)
         self._record_context("before_run_callback", ic, None, invocation_exposed(ic))
-        shared = {k: copy_value(v) for k, v in state_of(ic).items() if k.startswith(SHARED_PREFIXES)}
+        shared = {k: copy_value(v) for k, v in ic.session.state.items()
+                  if k.startswith(SHARED_PREFIXES)}
         # Events appended outside the runner since the last run (ADK fires no hook for them).
         events = self._capture_unseen(ic.session, user_event)
         if user_event is not None:
@@ -160,7 +165,7 @@ class AdkObserver(SessionBook, BasePlugin):
                    if e.invocation_id == ic.invocation_id and e.id not in self._recorded]
         for event in missing:
             user = event.author == "user"
-            self._later("missed records", self._build_event, *self._capture_event(
+            self._later("missed records", self._event_build, *self._capture_event(
                 event, ic.session.id, None if user else run.writers, "user" if user else None))
         return run
 
@@ -168,15 +173,17 @@ class AdkObserver(SessionBook, BasePlugin):
         # ADK calls this before it appends the event: earlier events are in the session.
         # The hook ADK calls most: one look at the run serves all it does.
         ic = invocation_context
-        try:
-            run = self._catch_up(ic)
-        except Exception:
-            self.guard.failed("missed records")
-            run = self._runs.get(ic.invocation_id)
-        try:
-            self._record_live_input(ic)
-        except Exception:
-            self.guard.failed("live input")
+        run = self._runs.get(ic.invocation_id)
+        if run is None or run.failures_seen != self.guard.failures:
+            try:
+                run = self._catch_up(ic)
+            except Exception:
+                self.guard.failed("missed records")
+        if ic.live_request_queue is not None:
+            try:
+                self._record_live_input(ic)
+            except Exception:
+                self.guard.failed("live input")
         # Copy at once: ADK strips `temp:` keys from the delta when it appends the event.
         try:
             self._record_event(ic, event, run)
@@ -189,16 +196,15 @@ class AdkObserver(SessionBook, BasePlugin):
                 self.guard.failed("artifacts")
 
     def _record_event(self, ic: Any, event: Any, run: _Run | None) -> None:
-        self._later("an event", self._build_event, *self._capture_event(
+        self._later("an event", self._event_build, *self._capture_event(
             event, ic.session.id, run.writers if run is not None else None))
 
     def _record_live_input(self, ic: Any) -> None:
         """A live run's flow appends the user's messages (and state deltas) to the session
         itself, with no hook: record those appended since the last look, before what answers
         them (and at each message the flow screens, before it reaches the model)."""
-        if ic.live_request_queue is not None:
-            for capture in self._capture_unseen(ic.session, live=True):
-                self._later("live input", self._build_event, *capture)
+        for capture in self._capture_unseen(ic.session, live=True):
+            self._later("live input", self._event_build, *capture)
 
     async def _record_artifacts(self, ic: Any, event: Any) -> None:
         """Artifact versions this event announces, plus those tools saved that no event names
@@ -328,7 +334,8 @@ class AdkObserver(SessionBook, BasePlugin):
         run = self._runs.get(cc.invocation_id)
         if run is not None:   # both model-callback stages write into the response's actions
             run.writers.mark(cc.actions, "model", "", cc.agent_name)
-        self._record_live_input(cc._invocation_context)
+        if cc._invocation_context.live_request_queue is not None:
+            self._record_live_input(cc._invocation_context)
         self._record_context("before_model_callback", cc, cc.agent_name,
                              {"model": llm_request.model, "n_contents": len(llm_request.contents or []),
                               "tools": sorted(getattr(llm_request, "tools_dict", {}) or {})})
@@ -380,9 +387,10 @@ class AdkObserver(SessionBook, BasePlugin):
         actions = tc.actions
         if run is not None:
             run.writers.tool_done(tc.function_call_id)
-            with self._lock:
-                run.tool_artifacts += [(f"tool:{tool.name}", f, v)
-                                       for f, v in actions.artifact_delta.items()]
+            if actions.artifact_delta:
+                with self._lock:
+                    run.tool_artifacts += [(f"tool:{tool.name}", f, v)
+                                           for f, v in actions.artifact_delta.items()]
         self._record_context("after_tool_callback", tc, tc.agent_name,
                              {"tool": tool.name, "result": copy_value(result)})
         for call_id, config in (actions.requested_auth_configs or {}).items():
@@ -409,12 +417,15 @@ class AdkObserver(SessionBook, BasePlugin):
     def _record_context(self, hook: str, ctx: Any, agent: str | None,
                         exposed: dict[str, Any] | None = None) -> None:
         # Ids, not the context: it holds its invocation's copy of the session, which would stay
-        # alive (and GC-scanned) until the next read. An InvocationContext has no call id.
+        # alive (and GC-scanned) until the next read. A Context's properties each read its
+        # InvocationContext: read that once. An InvocationContext has no call id.
         kind = CONTEXT_KIND[hook]
-        ids = (ctx.session.id, ctx.invocation_id, type(ctx).__name__,
+        ic = ctx if kind == "InvocationContext" else ctx._invocation_context
+        session = ic.session
+        ids = (session.id, ic.invocation_id, type(ctx).__name__,
                None if kind == "InvocationContext" else ctx.function_call_id)
-        self._later("a context", self._build_context, hook, kind, ids, agent, exposed, time.time(),
-                    state_of(ctx), ctx.branch, ctx.user_content)
+        self._later("a context", self._context_build, hook, kind, ids, agent, exposed, time.time(),
+                    dict(session.state), ic.branch, ic.user_content)
 
     def _record_fact(self, ctx: Any, topic: str, data: dict[str, Any]) -> None:
         self.trace.append(Fact(ctx.session.id, ctx.invocation_id, time.time(), topic, data))

@@ -20,6 +20,7 @@ from .mapping import (
     event_output,
     interrupt_ids,
     node_path,
+    response_ids,
     text_of,
     transcription_of,
 )
@@ -79,28 +80,31 @@ class SessionBook:
                        source: str | None = None) -> tuple[Any, ...]:
         """What must be read of an event at once; `_build_event` makes of it an Event record and
         one StateChange per write, each with its writer: `source` for every key when given
-        (user, external, rewind), else as `writers` found. Taken at once:
-        its delta (ADK strips `temp:` keys from it when it appends the event), its calls'
-        arguments (a tool could change them in place) and who wrote each key (the writers'
-        snapshots move on with the run)."""
+        (user, external, rewind), else as `writers` found. Taken at once: its delta (ADK
+        strips `temp:` keys from it when it appends the event, and a value in it can be changed
+        in place) and who wrote each key (the writers' snapshots move on with the run). Its
+        content (text, calls, responses) is read at the build: ADK hands a tool a deep copy of
+        its call's arguments, and its requests copy an event's content and parts, leaving
+        their nested fields alone (flows/llm_flows/context/_contents.py)."""
         self._recorded.add(event.id)
-        calls, responses = call_dicts(event)
         actions = event.actions
-        delta = copy_value(dict(actions.state_delta))
+        raw = actions.state_delta
+        delta = copy_value(dict(raw)) if raw else {}
         writes: list[Write] | None = None
         if delta and source is None and writers is not None:
             agent = self._agents.get(event.author)
-            writes = writers.event_writes(event, delta, [r["id"] for r in responses],
+            writes = writers.event_writes(event, delta, response_ids(event),
                                           getattr(agent, "output_key", None),
                                           bool(text_of(event.content)) and not event.partial)
-        return (event, session_id, calls, responses, delta, dict(actions.artifact_delta), writes,
-                source, time.time())
+        artifacts = actions.artifact_delta
+        return (event, session_id, delta, dict(artifacts) if artifacts else {}, writes, source,
+                time.time())
 
-    def _build_event(self, event: Any, session_id: str, calls: list[dict[str, Any]],
-                     responses: list[dict[str, Any]], delta: dict[str, Any],
+    def _build_event(self, event: Any, session_id: str, delta: dict[str, Any],
                      artifacts: dict[str, int], writes: list[Write] | None, source: str | None,
                      now: float) -> list[Record]:
         actions = event.actions
+        calls, responses = call_dicts(event)
         answer = text_of(event.content)
         text = answer or transcription_of(event)   # a live event's words are its transcription
         code = code_parts(event)

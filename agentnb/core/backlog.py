@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from .guard import Guard
 from .records import Record
 from .trace import Trace
-
-Build = Callable[..., list[Record]]
 
 
 class Backlog:
@@ -27,13 +24,15 @@ class Backlog:
 
     def __init__(self, trace: Trace, guard: Guard) -> None:
         self.trace, self.guard = trace, guard
-        self._pending: deque[tuple[str, Build, tuple[Any, ...]]] = deque()   # appends are atomic
+        self._pending: deque[tuple[Any, ...]] = deque()   # (what, build, *args); appends are atomic
         self._building = threading.Lock()
         trace.build_with(self.settle)
 
-    def keep(self, what: str, build: Build, *args: Any) -> None:
-        """`build(*args)` makes the records of `what` when the trace next settles."""
-        self._pending.append((what, build, args))
+    def keep(self, *item: Any) -> None:
+        """`keep(what, build, *args)`: `build(*args)` makes the records of `what` when the trace
+        next settles. The call's own tuple is what is kept: one object a hook leaves for the
+        GC, not two."""
+        self._pending.append(item)
         self.trace.changed()
 
     def settle(self) -> None:
@@ -44,7 +43,7 @@ class Backlog:
             records: list[Record] = []
             pending = self._pending
             while pending:
-                what, build, args = pending.popleft()
+                what, build, *args = pending.popleft()
                 try:
                     records += build(*args)
                 except Exception:
