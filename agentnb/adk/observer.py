@@ -18,8 +18,7 @@ from google.adk.plugins.base_plugin import BasePlugin
 from ..core.backlog import Backlog
 from ..core.failure import full_traceback
 from ..core.guard import Guard
-from ..core.records import (ArtifactVersion, ContextSnapshot, Fact, InvocationEnd, InvocationStart,
-                            Record)
+from ..core.records import ArtifactVersion, ContextSnapshot, Fact, InvocationStart, Record
 from ..core.trace import Trace
 from ..core.values import copy_value
 from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, text_of
@@ -70,10 +69,10 @@ class AdkObserver(SessionBook, BasePlugin):
         """Hooks whose recording failed (each time, the run went on)."""
         return self.guard.failures
 
-    def _build_context(self, hook: str, kind: str, ids: tuple[str, str, str, str | None],
-                       agent: str | None, exposed: dict[str, Any] | None, now: float,
-                       state: dict[str, Any], branch: str | None, content: Any) -> list[Record]:
-        sid, inv, type_name, call_id = ids
+    def _build_context(self, hook: str, kind: str, sid: str, inv: str, type_name: str,
+                       call_id: str | None, agent: str | None, exposed: dict[str, Any] | None,
+                       now: float, state: dict[str, Any], branch: str | None,
+                       content: Any) -> list[Record]:
         return [ContextSnapshot(sid, inv, now, hook, kind, type_name, agent, call_id,
                                 self._user_text(content), branch, state, exposed or {})]
 
@@ -92,7 +91,7 @@ class AdkObserver(SessionBook, BasePlugin):
             self.guard.failed("the user message")
 
     def _record_user_message(self, ic: Any) -> None:
-        self._record_context("on_user_message_callback", ic, None, invocation_exposed(ic))
+        self._record_context("on_user_message_callback", ic, ic, None, invocation_exposed(ic))
 
     async def before_run_callback(self, *, invocation_context: Any) -> None:
         try:
@@ -116,7 +115,7 @@ class AdkObserver(SessionBook, BasePlugin):
                                {k: v for k, v in ic.session.state.items() if k not in delta},
                                events=[e for e in ic.session.events if e is not user_event])
         self._begin(ic, parent)
-        self._record_context("before_run_callback", ic, None, invocation_exposed(ic))
+        self._record_context("before_run_callback", ic, ic, None, invocation_exposed(ic))
         shared = {k: copy_value(v) for k, v in ic.session.state.items()
                   if k.startswith(SHARED_PREFIXES)}
         # Events appended outside the runner since the last run (ADK fires no hook for them).
@@ -284,16 +283,6 @@ class AdkObserver(SessionBook, BasePlugin):
                     time.time(), status, error, traceback)
         return True
 
-    def _build_end(self, session_id: str, invocation_id: str, now: float, status: str,
-                   error: str | None, traceback: str | None) -> list[Record]:
-        with self._lock:
-            current = self._state.get(session_id, {})
-            for key in [k for k in current if k.startswith("temp:")]:
-                del current[key]
-        if status == "ok" and self.waiting(session_id, invocation_id):
-            status = "waiting"
-        return [InvocationEnd(session_id, invocation_id, now, status, error, traceback)]
-
     # -- agent and model hooks (CallbackContext) --
     async def before_agent_callback(self, *, agent: Any, callback_context: Any) -> None:
         try:
@@ -302,15 +291,16 @@ class AdkObserver(SessionBook, BasePlugin):
             self.guard.failed("before_agent")
 
     def _record_before_agent(self, agent: Any, cc: Any) -> None:
+        ic = cc._invocation_context   # each of a Context's properties reads it: read it once
         self._agents[agent.name] = agent
-        current_agent.set((cc.session.id, cc.invocation_id, agent))
-        run = self._runs.get(cc.invocation_id)
+        current_agent.set((ic.session.id, ic.invocation_id, agent))
+        run = self._runs.get(ic.invocation_id)
         if run is not None:
-            run.agent_contexts.append(cc._invocation_context)
+            run.agent_contexts.append(ic)
             # The agent's own before_agent callbacks get this context: their writes come out
             # in one event carrying its actions.
             run.writers.mark(cc.actions, "agent", f"before_agent_callback:{agent.name}", agent.name)
-        self._record_context("before_agent_callback", cc, agent.name)
+        self._record_context("before_agent_callback", cc, ic, agent.name)
 
     async def after_agent_callback(self, *, agent: Any, callback_context: Any) -> None:
         try:
@@ -319,10 +309,11 @@ class AdkObserver(SessionBook, BasePlugin):
             self.guard.failed("after_agent")
 
     def _record_after_agent(self, agent: Any, cc: Any) -> None:
-        run = self._runs.get(cc.invocation_id)
+        ic = cc._invocation_context
+        run = self._runs.get(ic.invocation_id)
         if run is not None:
             run.writers.mark(cc.actions, "agent", f"after_agent_callback:{agent.name}", agent.name)
-        self._record_context("after_agent_callback", cc, agent.name)
+        self._record_context("after_agent_callback", cc, ic, agent.name)
 
     async def before_model_callback(self, *, callback_context: Any, llm_request: Any) -> None:
         try:
@@ -331,12 +322,13 @@ class AdkObserver(SessionBook, BasePlugin):
             self.guard.failed("before_model")
 
     def _record_before_model(self, cc: Any, llm_request: Any) -> None:
-        run = self._runs.get(cc.invocation_id)
+        ic, agent = cc._invocation_context, cc.agent_name
+        run = self._runs.get(ic.invocation_id)
         if run is not None:   # both model-callback stages write into the response's actions
-            run.writers.mark(cc.actions, "model", "", cc.agent_name)
-        if cc._invocation_context.live_request_queue is not None:
-            self._record_live_input(cc._invocation_context)
-        self._record_context("before_model_callback", cc, cc.agent_name,
+            run.writers.mark(cc.actions, "model", "", agent)
+        if ic.live_request_queue is not None:
+            self._record_live_input(ic)
+        self._record_context("before_model_callback", cc, ic, agent,
                              {"model": llm_request.model, "n_contents": len(llm_request.contents or []),
                               "tools": sorted(getattr(llm_request, "tools_dict", {}) or {})})
 
@@ -347,10 +339,11 @@ class AdkObserver(SessionBook, BasePlugin):
             self.guard.failed("after_model")
 
     def _record_after_model(self, cc: Any) -> None:
-        run = self._runs.get(cc.invocation_id)
+        ic = cc._invocation_context
+        run = self._runs.get(ic.invocation_id)
         if run is not None:   # what the agent's before_model callbacks wrote, so far
             run.writers.model_done(cc.actions)
-        self._record_context("after_model_callback", cc, cc.agent_name)
+        self._record_context("after_model_callback", cc, ic, cc.agent_name)
 
     async def on_model_error_callback(self, *, callback_context: Any, llm_request: Any, error: Any) -> None:
         try:
@@ -361,19 +354,19 @@ class AdkObserver(SessionBook, BasePlugin):
 
     # -- tool hooks (ToolContext) --
     async def before_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any) -> None:
-        current_tool_call.set((tool_context.session.id, tool_context.invocation_id,
-                               tool_context.function_call_id, tool.name))
+        ic, call_id = tool_context._invocation_context, tool_context.function_call_id
+        current_tool_call.set((ic.session.id, ic.invocation_id, call_id, tool.name))
         try:
-            self._record_before_tool(tool, tool_args, tool_context)
+            self._record_before_tool(tool, tool_args, tool_context, ic, call_id)
         except Exception:
             self.guard.failed("before_tool")
 
-    def _record_before_tool(self, tool: Any, tool_args: Any, tc: Any) -> None:
-        run = self._runs.get(tc.invocation_id)
+    def _record_before_tool(self, tool: Any, tool_args: Any, tc: Any, ic: Any, call_id: str) -> None:
+        run, agent = self._runs.get(ic.invocation_id), tc.agent_name
         if run is not None:
-            run.writers.tool_started(tc.function_call_id, tool, tc.agent_name, tc)
-        self._record_context("before_tool_callback", tc, tc.agent_name,
-                             {"tool": tool.name, "args": copy_value(tool_args)})
+            run.writers.tool_started(call_id, tool, agent, tc)
+        self._record_context("before_tool_callback", tc, ic, agent,
+                             {"tool": tool.name, "args": copy_value(tool_args)}, call_id)
 
     async def after_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any, result: Any) -> None:
         try:
@@ -383,19 +376,19 @@ class AdkObserver(SessionBook, BasePlugin):
 
     def _record_after_tool(self, tool: Any, tc: Any, result: Any) -> None:
         current_tool_call.set(None)
-        run = self._runs.get(tc.invocation_id)
-        actions = tc.actions
+        ic, call_id, actions = tc._invocation_context, tc.function_call_id, tc.actions
+        run = self._runs.get(ic.invocation_id)
         if run is not None:
-            run.writers.tool_done(tc.function_call_id)
+            run.writers.tool_done(call_id)
             if actions.artifact_delta:
                 with self._lock:
                     run.tool_artifacts += [(f"tool:{tool.name}", f, v)
                                            for f, v in actions.artifact_delta.items()]
-        self._record_context("after_tool_callback", tc, tc.agent_name,
-                             {"tool": tool.name, "result": copy_value(result)})
-        for call_id, config in (actions.requested_auth_configs or {}).items():
-            self._record_fact(tc, "auth_request", {"function_call_id": call_id, "tool": tool.name,
-                                                   "auth_config": dump(config)})
+        self._record_context("after_tool_callback", tc, ic, tc.agent_name,
+                             {"tool": tool.name, "result": copy_value(result)}, call_id)
+        for auth_call_id, config in (actions.requested_auth_configs or {}).items():
+            self._record_fact(tc, "auth_request", {"function_call_id": auth_call_id,
+                                                   "tool": tool.name, "auth_config": dump(config)})
 
     async def on_tool_error_callback(self, *, tool: Any, tool_args: Any, tool_context: Any, error: Any) -> None:
         try:
@@ -414,17 +407,13 @@ class AdkObserver(SessionBook, BasePlugin):
             "error": f"{type(error).__name__}: {error}",
             "lost_state_writes": copy_value(dict(tc.actions.state_delta))})
 
-    def _record_context(self, hook: str, ctx: Any, agent: str | None,
-                        exposed: dict[str, Any] | None = None) -> None:
+    def _record_context(self, hook: str, ctx: Any, ic: Any, agent: str | None,
+                        exposed: dict[str, Any] | None = None, call_id: str | None = None) -> None:
         # Ids, not the context: it holds its invocation's copy of the session, which would stay
-        # alive (and GC-scanned) until the next read. A Context's properties each read its
-        # InvocationContext: read that once. An InvocationContext has no call id.
-        kind = CONTEXT_KIND[hook]
-        ic = ctx if kind == "InvocationContext" else ctx._invocation_context
+        # alive (and GC-scanned) until the next read. `ic` is the context's InvocationContext.
         session = ic.session
-        ids = (session.id, ic.invocation_id, type(ctx).__name__,
-               None if kind == "InvocationContext" else ctx.function_call_id)
-        self._later("a context", self._context_build, hook, kind, ids, agent, exposed, time.time(),
+        self._later("a context", self._context_build, hook, CONTEXT_KIND[hook], session.id,
+                    ic.invocation_id, type(ctx).__name__, call_id, agent, exposed, time.time(),
                     dict(session.state), ic.branch, ic.user_content)
 
     def _record_fact(self, ctx: Any, topic: str, data: dict[str, Any]) -> None:

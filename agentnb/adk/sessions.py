@@ -9,7 +9,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..core.records import ArtifactVersion, Event, Fact, Record, Session, StateChange, scope_of
+from ..core.records import (ArtifactVersion, Event, Fact, InvocationEnd, Record, Session,
+                            StateChange, scope_of)
 from ..core.trace import Trace
 from ..core.values import copy_value, same
 from .mapping import (
@@ -156,6 +157,18 @@ class SessionBook:
                     open_.pop(r["id"], None)
             for call_id in waits:
                 open_[call_id] = invocation_id or ""
+
+    def _build_end(self, session_id: str, invocation_id: str, now: float, status: str,
+                   error: str | None, traceback: str | None) -> list[Record]:
+        """The end of an invocation: its `temp:` keys end with it, and an "ok" end with a call
+        still unanswered is "waiting"."""
+        with self._lock:
+            current = self._state.get(session_id, {})
+            for key in [k for k in current if k.startswith("temp:")]:
+                del current[key]
+        if status == "ok" and self.waiting(session_id, invocation_id):
+            status = "waiting"
+        return [InvocationEnd(session_id, invocation_id, now, status, error, traceback)]
 
     def waiting(self, session_id: str, invocation_id: str) -> bool:
         """Whether an interrupt call this invocation made is still unanswered."""
