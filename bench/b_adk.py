@@ -170,7 +170,9 @@ class NbSide:
 
 class SelfTime:
     """Wraps an observer's hook methods (on the instance) and its trace's `extend` with
-    perf_counter accumulation; nested calls count once (the outermost)."""
+    perf_counter accumulation; nested calls count once (the outermost). Counts only while
+    `on`: the side turns it on around its timed runs, so the builds and appends at the reads
+    between them (outside the run) are not counted as time inside it."""
 
     def __init__(self, nb):
         from agentnb.adk import AdkObserver
@@ -179,6 +181,7 @@ class SelfTime:
         self.per_hook: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.run_async = 0.0
+        self.on = False
         self._depth = 0
         obs = nb.observer
         hooks = [n for n in dir(BasePlugin) if n.endswith("_callback")]
@@ -200,13 +203,21 @@ class SelfTime:
                 try:
                     event = await agen.__anext__()
                 except StopAsyncIteration:
-                    outer.run_async += pc() - t
+                    outer.run_async += (pc() - t) * outer.on
                     return
-                outer.run_async += pc() - t
+                outer.run_async += (pc() - t) * outer.on
                 yield event
         adk.run_async = run_async
 
+    def start(self):
+        self.on = True
+
+    def stop(self):
+        self.on = False
+
     def _account(self, name, dt):
+        if not self.on:
+            return
         self.per_hook[name] = self.per_hook.get(name, 0.0) + dt
         self.calls[name] = self.calls.get(name, 0) + 1
         if self._depth == 0:
@@ -290,6 +301,7 @@ def run_adk(quick: bool) -> dict:
         instr_runner = make_nb(total)
         selftime = SelfTime(instr_runner)
         instr = NbSide(instr_runner)
+        instr.prepare, instr.done = selftime.start, selftime.stop   # `_timed` calls these around its clock
         sides = {"bare": bare, "agentnb": nb, "agentnb+view": nbv, "agentnb(instrumented)": instr,
                  "noop_plugin": BareSide(make_bare(total, plugins=[make_noop_plugin()])),
                  "copy_plugin": BareSide(make_bare(total, plugins=[make_copy_plugin()])),
