@@ -90,7 +90,7 @@ class SessionBook:
         self._recorded.add(event.id)
         actions = event.actions
         raw = actions.state_delta
-        delta = copy_value(dict(raw)) if raw else {}
+        delta = copy_value(dict(raw)) if raw else None   # most events write nothing: no dict
         writes: list[Write] | None = None
         if delta and source is None and writers is not None:
             agent = self._agents.get(event.author)
@@ -98,12 +98,12 @@ class SessionBook:
                                           getattr(agent, "output_key", None),
                                           bool(text_of(event.content)) and not event.partial)
         artifacts = actions.artifact_delta
-        return (event, session_id, delta, dict(artifacts) if artifacts else {}, writes, source,
+        return (event, session_id, delta, dict(artifacts) if artifacts else None, writes, source,
                 time.time())
 
-    def _build_event(self, event: Any, session_id: str, delta: dict[str, Any],
-                     artifacts: dict[str, int], writes: list[Write] | None, source: str | None,
-                     now: float) -> list[Record]:
+    def _build_event(self, event: Any, session_id: str, delta: dict[str, Any] | None,
+                     artifacts: dict[str, int] | None, writes: list[Write] | None,
+                     source: str | None, now: float) -> list[Record]:
         actions = event.actions
         calls, responses = call_dicts(event)
         answer = text_of(event.content)
@@ -115,7 +115,7 @@ class SessionBook:
         record = Event(
             session_id, event.invocation_id, event.id, event.timestamp or now, event.author,
             event_kind(event, calls, responses, text, code), text, calls, responses,
-            delta, artifacts, actions.transfer_to_agent,
+            delta or {}, artifacts or {}, actions.transfer_to_agent,
             bool(actions.escalate), bool(actions.end_of_agent),
             list((actions.requested_auth_configs or {}).keys()),
             event.error_message or event.error_code, event.branch, node_path(event),
