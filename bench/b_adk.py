@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import gc
 import io
 import pstats
 import time
@@ -183,6 +184,11 @@ class SelfTime:
         self.run_async = 0.0
         self.on = False
         self._depth = 0
+        # Collections of the GC that start inside a hook (counted in its time, and set off by
+        # whichever allocation crosses the threshold, ADK's garbage included).
+        self.gc_in_hooks, self.gc_runs_in_hooks = 0.0, 0
+        self._gc_started = None
+        gc.callbacks.append(self._gc)
         obs = nb.observer
         hooks = [n for n in dir(BasePlugin) if n.endswith("_callback")]
         for name in hooks:
@@ -208,6 +214,13 @@ class SelfTime:
                 outer.run_async += (pc() - t) * outer.on
                 yield event
         adk.run_async = run_async
+
+    def _gc(self, phase, info):
+        if phase == "start":
+            self._gc_started = time.perf_counter() if self.on and self._depth else None
+        elif self._gc_started is not None:
+            self.gc_in_hooks += time.perf_counter() - self._gc_started
+            self.gc_runs_in_hooks += 1
 
     def start(self):
         self.on = True
@@ -251,6 +264,7 @@ class SelfTime:
 
     def reset(self):
         self.total, self.run_async = 0.0, 0.0
+        self.gc_in_hooks, self.gc_runs_in_hooks = 0.0, 0
         self.per_hook.clear()
         self.calls.clear()
 
@@ -364,6 +378,8 @@ def run_adk(quick: bool) -> dict:
                         sides[name].invocations, 1), 1) for name in peers},
                     "self_time_share_quantiles": quantiles(shares),
                     "self_time_share_aggregate": rnd(selftime.total / timed_instr),
+                    "gc_in_hooks_share": rnd(selftime.gc_in_hooks / timed_instr),
+                    "gc_runs_in_hooks_per_invocation": rnd(selftime.gc_runs_in_hooks / n_inv, 2),
                     "build_at_read_share": rnd(sum(builds) / timed_instr),
                     "build_at_read_us_per_invocation": rnd(sum(builds) / n_inv * 1e6, 0),
                     "ask_wrapper_share": rnd((outside) / timed_instr),

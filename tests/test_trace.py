@@ -1,4 +1,5 @@
 """Trace: order, per-session seq and listeners, from any thread."""
+import logging
 import threading
 
 from agentnb.core.records import Event, StateChange
@@ -170,3 +171,52 @@ def test_a_listener_whose_read_builds_records_is_told_again_after_it_returns_nev
     trace.subscribe(reader)
     trace.changed()
     assert calls == [(1, ["built late"]), (1, [])] and cursor[0] == len(trace) == 1
+
+
+def test_a_backlog_tells_the_listeners_once_until_a_read_builds_what_it_kept():
+    """A throttled view marks itself on the first keep and reads later; a listener that reads
+    (a form, the room side) builds what was kept each time it is told, and is told again on
+    the next keep. No keep is left unannounced, from any thread."""
+    from agentnb.core.backlog import Backlog
+    from agentnb.core.guard import Guard
+    trace = Trace()
+    guard = Guard(logging.getLogger("test"))
+    backlog = Backlog(trace, guard)
+    told = []
+    trace.subscribe(told.append)
+
+    def event(text):
+        return [Event("s", "i", text, 0.0, "a", "model", text)]
+    for n in range(3):
+        backlog.keep("an event", event, f"e{n}")
+    assert told == [0]                       # once for the three: nothing is built yet
+    assert [r.text for r in trace] == ["e0", "e1", "e2"] and told == [0, 3]
+    backlog.keep("an event", event, "e3")    # after the read, the next keep tells again
+    assert told == [0, 3, 3]
+
+    reader_saw = []
+    reading = Trace()
+    reader_backlog = Backlog(reading, guard)
+    reading.subscribe(lambda n: reader_saw.append(len(reading.snapshot())))
+    for n in range(3):
+        reader_backlog.keep("an event", event, f"r{n}")
+    assert reader_saw[-1] == 3 and len(reading) == 3
+
+    threaded = Trace()
+    threaded_backlog = Backlog(threaded, guard)
+    heard = threading.Event()
+    threaded.subscribe(lambda n: heard.set())
+
+    def keeper(n):
+        for i in range(200):
+            threaded_backlog.keep("an event", event, f"t{n}-{i}")
+    for _ in range(20):   # each round: read, then kept from four threads at once: told
+        len(threaded)       # the read's own append tells: what counts is the keeps after it
+        heard.clear()
+        threads = [threading.Thread(target=keeper, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert heard.is_set()
+    assert len(threaded) == 20 * 800

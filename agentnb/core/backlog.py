@@ -24,7 +24,9 @@ class Backlog:
 
     def __init__(self, trace: Trace, guard: Guard) -> None:
         self.trace, self.guard = trace, guard
-        self._pending: deque[tuple[Any, ...]] = deque()   # (what, build, *args); appends are atomic
+        self._pending: deque[tuple[Any, ...]] = deque()   # (what, build, *args)
+        self._keeping = threading.Lock()   # _pending and _told change together
+        self._told = False   # the trace's listeners know of what is kept (until it is built)
         self._building = threading.Lock()
         trace.build_with(self.settle)
 
@@ -32,16 +34,22 @@ class Backlog:
         """`keep(what, build, *args)`: `build(*args)` makes the records of `what` when the trace
         next settles. The call's own tuple is what is kept: one object a hook leaves for the
         GC, not two."""
-        self._pending.append(item)
-        self.trace.changed()
+        # Listeners are told once per settle: one told reads (and so builds) all kept by then,
+        # and what it has not read yet it still knows of.
+        with self._keeping:
+            self._pending.append(item)
+            tell, self._told = not self._told, True
+        if tell:
+            self.trace.changed()
 
     def settle(self) -> None:
         """Build and append everything kept, in order (the trace calls this)."""
         if not self._pending:
             return
         with self._building:
+            with self._keeping:   # a keep from now on tells the listeners again
+                pending, self._pending, self._told = self._pending, deque(), False
             records: list[Record] = []
-            pending = self._pending
             while pending:
                 what, build, *args = pending.popleft()
                 try:
