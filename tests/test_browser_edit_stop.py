@@ -81,7 +81,10 @@ def test_stop_a_run_from_its_card_then_edit_state_from_the_dashboard(tmp_path):
         value.fill('"Ada"')
         send.click()
         expect(editor).to_contain_text("Set user:name", timeout=60_000)
-        out["user_lane"] = dashboard.locator("[data-section='lane-user'] .anb-change").all_inner_texts()
+        # The dashboard draws on its own schedule (a few times a second): wait for the row.
+        user_lane = dashboard.locator("[data-section='lane-user'] .anb-change")
+        expect(user_lane).to_have_count(1, timeout=60_000)
+        out["user_lane"] = user_lane.all_inner_texts()
         return out
 
     with chromium_browser() as browser, jupyter_server(notebooks=[path]) as server:
