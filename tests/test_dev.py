@@ -180,3 +180,30 @@ def test_the_readme_and_docs_link_only_files_in_the_repository():
             target = (doc.parent / link.split("#")[0]).resolve()
             assert target.exists() and ROOT in target.parents, (doc.name, link)
         assert "../shared" not in text and "](../.." not in text, doc.name
+
+
+def test_dev_test_installs_chromium_where_the_browser_tests_look_for_it(tmp_path):
+    """`./dev test`'s chromium step on a machine without the browser: apt-get installs
+    Debian's chromium. (It once asked `command -v chromium`, which inside `dev` finds its own
+    shell function of that name, and so never installed anything.)"""
+    text = (ROOT / "dev").read_text()
+    function = text[text.index("chromium() {"):]
+    function = function[:function.index("\n}\n") + 3]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("apt-get", "sudo"):
+        (fake / name).write_text(f'#!/bin/sh\n[ "$(basename "$0")" = sudo ] && exec "$@"\n'
+                                 f'echo "$@" >> "{tmp_path}/apt-calls"\n')
+        (fake / name).chmod(0o755)
+    script = f"set -euo pipefail\nchromium_bin={tmp_path}/no-chromium\n{function}chromium\n"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "apt-calls").read_text().splitlines() == [
+        "update -qq", "install -y -qq chromium"]
+    (tmp_path / "no-chromium").write_text("#!/bin/sh\n")
+    (tmp_path / "no-chromium").chmod(0o755)
+    (tmp_path / "apt-calls").unlink()
+    again = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                           env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    assert again.returncode == 0 and not (tmp_path / "apt-calls").exists()   # there: nothing
