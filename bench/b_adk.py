@@ -209,9 +209,11 @@ class SelfTime:
                 try:
                     event = await agen.__anext__()
                 except StopAsyncIteration:
-                    outer.run_async += (pc() - t) * outer.on
+                    event = None
+                if outer.on:
+                    outer.run_async += pc() - t
+                if event is None:
                     return
-                outer.run_async += (pc() - t) * outer.on
                 yield event
         adk.run_async = run_async
 
