@@ -69,6 +69,28 @@ def test_a_before_tool_callback_that_answers_is_the_only_writer():
     assert "by_tool" not in set(runner.history().key)
 
 
+def collect(tool_context: ToolContext) -> dict:
+    """Writes a list; the agent's after_tool callback then appends to it in place."""
+    tool_context.state["items"] = ["tool"]
+    return {"ok": True}
+
+
+def append_in_place(tool, args, tool_context, tool_response):
+    tool_context.state["items"].append("after, in place")   # no write: ADK's delta holds the list
+
+
+def test_a_tools_write_is_its_value_when_it_returned_not_what_a_callback_made_of_it():
+    agent = LlmAgent(name="collector", model=ScriptedLlm([call("collect"), reply("done")]),
+                     tools=[collect], after_tool_callback=append_in_place)
+    runner = NotebookRunner(agent, display=False)
+    run(runner.ask("go"))
+    # The tool wrote ["tool"]; the event ADK stored holds the list as the callback left it,
+    # which is one more row by the key's last writer.
+    assert writers(runner, "items") == [("tool:collect", ["tool"]),
+                                        ("tool:collect", ["tool", "after, in place"])]
+    assert replay(runner.history(reveal=True)) == run(runner.get_session()).state
+
+
 def merge(tool_context: ToolContext, part: str) -> dict:
     """Writes a dict under one key, as each parallel call does."""
     tool_context.state["parts"] = {part: True}

@@ -9,7 +9,8 @@ from google.adk.memory.base_memory_service import BaseMemoryService
 from ..core.records import Fact
 from ..core.trace import Trace
 from .mapping import text_of
-from .observer import current_agent, current_tool_call
+from .observer import current_agent
+from .provenance import current_tool_call
 
 
 class ObservedMemory(BaseMemoryService):
@@ -38,8 +39,8 @@ class ObservedMemory(BaseMemoryService):
         """Who searches: the tool call running (load_memory), else the agent running, whose
         preload_memory tool searches before each model call (ADK passes only the query)."""
         call = current_tool_call.get()
-        if call is not None:
-            return call
+        if call is not None and call.context is not None:
+            return call.session_id, call.invocation_id, call.call_id, call.name
         running = current_agent.get()
         if running is None:
             return None, None, None, None

@@ -22,15 +22,11 @@ from ..core.records import ArtifactVersion, ContextSnapshot, Fact, InvocationSta
 from ..core.trace import Trace
 from ..core.values import copy_value
 from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, text_of
-from .provenance import Writers
+from .provenance import ToolCall, Writers, current_tool_call
 from .sessions import SHARED_PREFIXES, SessionBook
 
 log = logging.getLogger("agentnb.adk")
 
-# The tool call running in this task: memory searches made through a ToolContext name it, and
-# a run an AgentTool starts inside it is that call's child. (session, invocation, call, tool)
-current_tool_call: contextvars.ContextVar[tuple[str, str, str, str] | None] = \
-    contextvars.ContextVar("agentnb_tool_call", default=None)
 # The agent running in this task (session, invocation, agent): what preload_memory searches for.
 current_agent: contextvars.ContextVar[tuple[str, str, Any] | None] = \
     contextvars.ContextVar("agentnb_agent", default=None)
@@ -105,7 +101,8 @@ class AdkObserver(SessionBook, BasePlugin):
         user_event = next((e for e in reversed(ic.session.events)
                            if e.invocation_id == inv and e.author == "user"), None)
         parent = current_tool_call.get()
-        if parent is not None and parent[0] != sid:   # a run inside a tool call: AgentTool's
+        if parent is not None and parent.context is not None and parent.session_id != sid:
+            # a run inside a tool call (AgentTool's): its own calls are not the parent's
             current_tool_call.set(None)
         else:
             parent = None
@@ -128,7 +125,7 @@ class AdkObserver(SessionBook, BasePlugin):
         records = [record for capture in events for record in self._build_event(*capture)]
         return records + self.drift_records(sid, shared)   # app:/user: keys written elsewhere
 
-    def _begin(self, ic: Any, parent: tuple[str, str, str, str] | None = None) -> None:
+    def _begin(self, ic: Any, parent: ToolCall | None = None) -> None:
         """The least an invocation needs recorded: its start, and a way to learn of its end.
         ADK calls no hook when a run is interrupted or cancelled, so the end of the task that
         runs it marks it interrupted unless a hook ended it first."""
@@ -137,7 +134,8 @@ class AdkObserver(SessionBook, BasePlugin):
             self._runs[inv] = _Run(sid, failures_seen=self.guard.failures)
         agent = getattr(ic.agent, "name", None) or self.root
         self._later("the start of the invocation", self._build_begin, sid, inv, agent,
-                    ic.user_content, time.time(), parent)
+                    ic.user_content, time.time(), parent.invocation_id if parent else None,
+                    parent.call_id if parent else None)
         task = asyncio.current_task()
         if task is not None:
             task.add_done_callback(lambda _: self.end(
@@ -145,9 +143,9 @@ class AdkObserver(SessionBook, BasePlugin):
 
     @staticmethod
     def _build_begin(sid: str, inv: str, agent: str, content: Any, now: float,
-                     parent: tuple[str, str, str, str] | None) -> list[Record]:
-        return [InvocationStart(sid, inv, agent, text_of(content), now,
-                                parent[1] if parent else None, parent[2] if parent else None)]
+                     parent_invocation: str | None, parent_call: str | None) -> list[Record]:
+        return [InvocationStart(sid, inv, agent, text_of(content), now, parent_invocation,
+                                parent_call)]
 
     def _catch_up(self, ic: Any) -> _Run | None:
         """Make good what a failed hook did not record: the invocation's start, and any of its
@@ -354,19 +352,19 @@ class AdkObserver(SessionBook, BasePlugin):
 
     # -- tool hooks (ToolContext) --
     async def before_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any) -> None:
-        ic, call_id = tool_context._invocation_context, tool_context.function_call_id
-        current_tool_call.set((ic.session.id, ic.invocation_id, call_id, tool.name))
+        ic = tool_context._invocation_context
         try:
-            self._record_before_tool(tool, tool_args, tool_context, ic, call_id)
+            call = ToolCall.begin(tool, tool_context, ic, tool_context.function_call_id)
+            self._record_before_tool(call, tool_args, tool_context, ic)
         except Exception:
             self.guard.failed("before_tool")
 
-    def _record_before_tool(self, tool: Any, tool_args: Any, tc: Any, ic: Any, call_id: str) -> None:
-        run, agent = self._runs.get(ic.invocation_id), tc.agent_name
+    def _record_before_tool(self, call: ToolCall, tool_args: Any, tc: Any, ic: Any) -> None:
+        run = self._runs.get(ic.invocation_id)
         if run is not None:
-            run.writers.tool_started(call_id, tool, agent, tc)
-        self._record_context("before_tool_callback", tc, ic, agent,
-                             {"tool": tool.name, "args": copy_value(tool_args)}, call_id)
+            run.writers.calls[call.call_id] = call
+        self._record_context("before_tool_callback", tc, ic, call.agent,
+                             {"tool": call.name, "args": copy_value(tool_args)}, call.call_id)
 
     async def after_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any, result: Any) -> None:
         try:
@@ -375,15 +373,15 @@ class AdkObserver(SessionBook, BasePlugin):
             self.guard.failed("after_tool")
 
     def _record_after_tool(self, tool: Any, tc: Any, result: Any) -> None:
-        current_tool_call.set(None)
         ic, call_id, actions = tc._invocation_context, tc.function_call_id, tc.actions
         run = self._runs.get(ic.invocation_id)
-        if run is not None:
-            run.writers.tool_done(call_id)
-            if actions.artifact_delta:
-                with self._lock:
-                    run.tool_artifacts += [(f"tool:{tool.name}", f, v)
-                                           for f, v in actions.artifact_delta.items()]
+        call = run.writers.calls.get(call_id) if run is not None else current_tool_call.get()
+        if call is not None and call.call_id == call_id:
+            call.done()
+        if run is not None and actions.artifact_delta:
+            with self._lock:
+                run.tool_artifacts += [(f"tool:{tool.name}", f, v)
+                                       for f, v in actions.artifact_delta.items()]
         self._record_context("after_tool_callback", tc, ic, tc.agent_name,
                              {"tool": tool.name, "result": copy_value(result)}, call_id)
         for auth_call_id, config in (actions.requested_auth_configs or {}).items():

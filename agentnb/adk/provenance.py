@@ -19,20 +19,22 @@ import contextvars
 import functools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.values import copy_value, same
-from .mapping import written
+from .mapping import response_ids, written
 
 Write = tuple[str, str | None, str, Any]   # (source, context kind, key, value)
 
-# The tool call starting in this task, for the wrapper of its `run_async`:
-# [tool context, the delta when the tool started (None until it starts)].
-_tool_start: contextvars.ContextVar[list[Any] | None] = \
-    contextvars.ContextVar("agentnb_tool_start", default=None)
+# The tool call running in this task, from the plugin's before_tool to its after_tool (then its
+# `context` is None): the wrapper of its tool's `run_async` notes its start; memory searches
+# made through its ToolContext name it; a run an AgentTool starts inside it is its child.
+current_tool_call: contextvars.ContextVar[ToolCall | None] = \
+    contextvars.ContextVar("agentnb_tool_call", default=None)
 _watched: set[type] = set()   # tool classes whose run_async notes the start (see watch)
 _watching = threading.Lock()
+_MISSING = object()
 
 
 @dataclass(slots=True)
@@ -47,14 +49,53 @@ class Mark:
 
 @dataclass(slots=True)
 class ToolCall:
+    session_id: str
+    invocation_id: str
+    call_id: str
     name: str
     agent: str
+    context: Any                            # its ToolContext, until the plugin's after_tool
     actions: Any
-    before: dict[str, Any]
+    before: dict[str, Any]                  # the delta at the plugin's before_tool
     watched: bool
-    start: list[Any]                                    # shared with the wrapper: see _tool_start
-    writes: list[Write] = field(default_factory=list)   # before_tool callbacks, then the tool
-    after: dict[str, Any] | None = None                 # the delta at the plugin's after_tool
+    started: dict[str, Any] | None = None   # the delta when the tool started (see watch)
+    after: dict[str, Any] | None = None     # the delta at the plugin's after_tool
+    copies: dict[str, Any] | None = None    # its values, copied then
+
+    @classmethod
+    def begin(cls, tool: Any, tool_context: Any, ic: Any, call_id: str) -> ToolCall:
+        """A call at the plugin's before_tool, made this task's `current_tool_call`."""
+        actions = tool_context.actions
+        call = cls(ic.session.id, ic.invocation_id, call_id, tool.name, tool_context.agent_name,
+                   tool_context, actions, dict(actions.state_delta), watch(tool))
+        current_tool_call.set(call)
+        return call
+
+    def done(self) -> None:
+        """At the plugin's after_tool: the call's delta and copies of its values, from which
+        its writes are split at the build (`writes`)."""
+        self.context = None   # the wrapper of a later call must not write here
+        self.after = after = dict(self.actions.state_delta)
+        self.copies = copy_value(after)
+
+    def writes(self) -> list[Write]:
+        """Its before_tool callbacks' writes, then the tool's (split at the tool's start)."""
+        after, copies, started = self.after or {}, self.copies or {}, self.started
+        callbacks = f"before_tool_callback:{self.agent}"
+        out: list[Write] = []
+        if started is not None:
+            # A callback's value the tool replaced is not in the after_tool copies: copied now.
+            out += [(callbacks, "ToolContext", k,
+                     copies[k] if after.get(k, _MISSING) is started[k] else copy_value(started[k]))
+                    for k in written(self.before, started)]
+            since = started
+        elif self.watched:   # the tool never started: a before_tool callback answered for it
+            out += [(callbacks, "ToolContext", k, copies[k]) for k in written(self.before, after)]
+            since = after
+        else:
+            since = self.before
+        return out + [(f"tool:{self.name}", "ToolContext", k, copies[k])
+                      for k in written(since, after)]
 
 
 class Writers:
@@ -78,73 +119,69 @@ class Writers:
         mark = self.marks.get(id(actions))
         return mark if mark is not None and mark.actions is actions else None
 
-    # -- tools --
-    def tool_started(self, call_id: str, tool: Any, agent: str, tool_context: Any) -> None:
-        watched = watch(tool)
-        start = [tool_context, None]
-        _tool_start.set(start)
-        actions = tool_context.actions
-        self.calls[call_id] = ToolCall(tool.name, agent, actions, dict(actions.state_delta),
-                                       watched, start)
+    def carried(self, event: Any, raw: dict[str, Any], output_key: str | None) -> Carried:
+        """What an event carries of this invocation's writers, taken when it arrives; the writes
+        are worked out from it at the build (`event_writes`). A single call's response event
+        carries that call's `actions` (flows/llm_flows/tools/_caller.py); parallel calls'
+        merged event has new ones, and is matched by its response ids. `raw`: the event's
+        delta, shallow-copied. What a model mark holds is taken now: a streamed response's
+        later chunks move its after_model snapshot on."""
+        actions = event.actions
+        answered: list[tuple[ToolCall, dict[str, Any]]] = []
+        calls = self.calls
+        if calls:
+            call_id = next((i for i, call in calls.items() if call.actions is actions), None)
+            if call_id is not None:
+                answered.append((calls.pop(call_id), raw))
+            else:
+                for call_id in response_ids(event):
+                    call = calls.pop(call_id, None)
+                    if call is not None:
+                        answered.append((call, dict(call.actions.state_delta)))
+        mark = self.find(actions)
+        after = early = None
+        if mark is not None and mark.after is not None:   # what before_model callbacks wrote
+            after = mark.after
+            early = [(k, copy_value(after[k])) for k in written(mark.before, after)]
+        return answered, mark, after, early, raw, output_key
 
-    def tool_done(self, call_id: str) -> None:
-        """At the plugin's after_tool: split what was written since before_tool."""
-        call = self.calls.get(call_id)
-        if call is None:
-            return
-        copy = copy_value
-        raw = call.actions.state_delta
-        started = call.start[1]
-        call.start[0] = None   # the wrapper of a later call must not write here
-        callbacks = f"before_tool_callback:{call.agent}"
-        if started is not None:
-            call.writes += [(callbacks, "ToolContext", k, copy(started[k]))
-                            for k in written(call.before, started)]
-            since = started
-        elif call.watched:   # the tool never started: a before_tool callback answered for it
-            call.writes += [(callbacks, "ToolContext", k, copy(raw[k]))
-                            for k in written(call.before, raw)]
-            since = raw
-        else:
-            since = call.before
-        call.writes += [(f"tool:{call.name}", "ToolContext", k, copy(raw[k]))
-                        for k in written(since, raw)]
-        call.after = dict(raw)
 
-    def event_writes(self, event: Any, delta: Mapping[str, Any], response_ids: list[str],
-                     output_key: str | None, has_text: bool) -> list[Write]:
-        """The writes an event carries, each with its writer, in the order they happened.
-        `delta` is the event's delta as copied (values for the records); the event's own
-        `actions.state_delta` is compared against the snapshots."""
-        raw = event.actions.state_delta
-        author = event.author
-        out: list[Write] = []
-        for call_id in response_ids:
-            call = self.calls.pop(call_id, None)
-            if call is None:
-                continue
-            out += call.writes
-            if call.after is not None:   # the agent's after_tool callbacks, on the call's own delta
-                out += [(f"after_tool_callback:{call.agent}", "ToolContext", k, delta[k])
-                        for k in written(call.after, call.actions.state_delta) if k in delta]
-        mark = self.find(event.actions)
-        if mark is not None and mark.stage == "agent":
-            out += [(mark.label, "CallbackContext", k, v) for k, v in delta.items()]
-        elif mark is not None:   # model: before_model callbacks, then after_model, then output_key
-            since = mark.before
-            if mark.after is not None:
-                out += [(f"before_model_callback:{mark.agent}", "CallbackContext", k,
-                         copy_value(mark.after[k])) for k in written(mark.before, mark.after)]
-                since = mark.after
-            late = "after_model_callback" if mark.after is not None else "before_model_callback"
-            for key in written(since, raw):
-                source = (f"output_key:{author}" if has_text and key == output_key
-                          else f"{late}:{mark.agent}")
-                out.append((source, "CallbackContext", key, delta[key]))
-        elif not out:
-            out += [(f"output_key:{author}" if has_text and key == output_key
-                     else f"event:{author}", None, key, value) for key, value in delta.items()]
-        return _complete(out, delta, author)
+# What an event carries of its writers (see Writers.carried): (the tool calls it answers, each
+# with its own delta; its mark; the mark's after_model snapshot; the before_model callbacks'
+# writes, copied; the event's own delta; its author's output_key)
+Carried = tuple[list[tuple[ToolCall, dict[str, Any]]], Mark | None, dict[str, Any] | None,
+                list[tuple[str, Any]] | None, dict[str, Any], str | None]
+
+
+def event_writes(carried: Carried, delta: Mapping[str, Any], author: str,
+                 has_text: bool) -> list[Write]:
+    """The writes an event carries, each with its writer, in the order they happened.
+    `delta` is the event's delta as copied (values for the records); the snapshots are
+    compared (by identity) against the shallow deltas `carried` holds."""
+    answered, mark, after, early, raw, output_key = carried
+    out: list[Write] = []
+    for call, own in answered:
+        out += call.writes()
+        if call.after is not None:   # the agent's after_tool callbacks, on the call's own delta
+            out += [(f"after_tool_callback:{call.agent}", "ToolContext", k, delta[k])
+                    for k in written(call.after, own) if k in delta]
+    if mark is not None and mark.stage == "agent":
+        out += [(mark.label, "CallbackContext", k, v) for k, v in delta.items()]
+    elif mark is not None:   # model: before_model callbacks, then after_model, then output_key
+        since = mark.before
+        if after is not None:
+            out += [(f"before_model_callback:{mark.agent}", "CallbackContext", k, v)
+                    for k, v in early or ()]
+            since = after
+        late = "after_model_callback" if after is not None else "before_model_callback"
+        for key in written(since, raw):
+            source = (f"output_key:{author}" if has_text and key == output_key
+                      else f"{late}:{mark.agent}")
+            out.append((source, "CallbackContext", key, delta[key]))
+    elif not out:
+        out += [(f"output_key:{author}" if has_text and key == output_key
+                 else f"event:{author}", None, key, value) for key, value in delta.items()]
+    return _complete(out, delta, author)
 
 
 def _complete(out: list[Write], delta: Mapping[str, Any], author: str) -> list[Write]:
@@ -189,12 +226,12 @@ def _noting_start(run_async: Any) -> Any:
     @functools.wraps(run_async)
     async def noting_start(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            holder = _tool_start.get()
+            call = current_tool_call.get()
             # The first start counts: a subclass's run_async calling its base's runs both.
-            if holder is not None and holder[1] is None:
+            if call is not None and call.started is None:
                 context = kwargs.get("tool_context")
-                if holder[0] is context:
-                    holder[1] = dict(context.actions.state_delta)
+                if call.context is context:
+                    call.started = dict(context.actions.state_delta)
         except Exception:
             pass
         return await run_async(self, *args, **kwargs)

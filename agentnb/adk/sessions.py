@@ -21,11 +21,10 @@ from .mapping import (
     event_output,
     interrupt_ids,
     node_path,
-    response_ids,
     text_of,
     transcription_of,
 )
-from .provenance import Write, Writers
+from .provenance import Carried, Write, Writers, event_writes
 
 SHARED_PREFIXES = ("app:", "user:")   # keys every session of the app (or user) shares
 TOMBSTONE = "(absent after rewind)"
@@ -90,19 +89,19 @@ class SessionBook:
         self._recorded.add(event.id)
         actions = event.actions
         raw = actions.state_delta
-        delta = copy_value(dict(raw)) if raw else None   # most events write nothing: no dict
-        writes: list[Write] | None = None
-        if delta and source is None and writers is not None:
-            agent = self._agents.get(event.author)
-            writes = writers.event_writes(event, delta, response_ids(event),
-                                          getattr(agent, "output_key", None),
-                                          bool(text_of(event.content)) and not event.partial)
+        carried = delta = None   # most events write nothing: no dict
+        if raw:
+            shallow = dict(raw)
+            delta = copy_value(shallow)
+            if source is None and writers is not None:
+                agent = self._agents.get(event.author)
+                carried = writers.carried(event, shallow, getattr(agent, "output_key", None))
         artifacts = actions.artifact_delta
-        return (event, session_id, delta, dict(artifacts) if artifacts else None, writes, source,
+        return (event, session_id, delta, dict(artifacts) if artifacts else None, carried, source,
                 time.time())
 
     def _build_event(self, event: Any, session_id: str, delta: dict[str, Any] | None,
-                     artifacts: dict[str, int] | None, writes: list[Write] | None,
+                     artifacts: dict[str, int] | None, carried: Carried | None,
                      source: str | None, now: float) -> list[Record]:
         actions = event.actions
         calls, responses = call_dicts(event)
@@ -127,7 +126,9 @@ class SessionBook:
         if source is not None:
             kind = "InvocationContext" if source == "user" else None
             writes = [(source, kind, k, v) for k, v in delta.items()]
-        elif writes is None:
+        elif carried is not None:
+            writes = event_writes(carried, delta, event.author, bool(answer) and not event.partial)
+        else:
             writes = [(f"event:{event.author}", None, k, v) for k, v in delta.items()]
         return [record, *self._changes(session_id, event.invocation_id, event.id, now,
                                        event.author, writes)]
