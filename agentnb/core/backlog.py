@@ -25,7 +25,6 @@ class Backlog:
     def __init__(self, trace: Trace, guard: Guard) -> None:
         self.trace, self.guard = trace, guard
         self._pending: deque[tuple[Any, ...]] = deque()   # (what, build, *args)
-        self._keeping = threading.Lock()   # _pending and _told change together
         self._told = False   # the trace's listeners know of what is kept (until it is built)
         self._building = threading.Lock()
         trace.build_with(self.settle)
@@ -34,12 +33,13 @@ class Backlog:
         """`keep(what, build, *args)`: `build(*args)` makes the records of `what` when the trace
         next settles. The call's own tuple is what is kept: one object a hook leaves for the
         GC, not two."""
-        # Listeners are told once per settle: one told reads (and so builds) all kept by then,
-        # and what it has not read yet it still knows of.
-        with self._keeping:
-            self._pending.append(item)
-            tell, self._told = not self._told, True
-        if tell:
+        # No lock (a hook's cost is mostly its cold start): an append to a deque is atomic, and
+        # the flag is read after it, as `settle` clears it before it drains. So a keep either
+        # tells, or finds the listeners told since the last clear, whose read then builds it;
+        # two threads may both tell, which costs a listener one look.
+        self._pending.append(item)
+        if not self._told:
+            self._told = True
             self.trace.changed()
 
     def settle(self) -> None:
@@ -47,10 +47,10 @@ class Backlog:
         if not self._pending:
             return
         with self._building:
-            with self._keeping:   # a keep from now on tells the listeners again
-                pending, self._pending, self._told = self._pending, deque(), False
+            self._told = False
+            pending = self._pending
             records: list[Record] = []
-            while pending:
+            while pending:   # what other threads keep meanwhile is built here too
                 what, build, *args = pending.popleft()
                 try:
                     records += build(*args)
