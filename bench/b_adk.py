@@ -170,12 +170,14 @@ class NbSide:
 # --- instrumentation for the self-time share -----------------------------------------------------
 
 class SelfTime:
-    """Wraps an observer's hook methods (on the instance) and its trace's `extend` with
-    perf_counter accumulation; nested calls count once (the outermost). Counts only while
-    `on`: the side turns it on around its timed runs, so the builds and appends at the reads
-    between them (outside the run) are not counted as time inside it."""
+    """Wraps a plugin's hook methods (on the instance), and optionally a trace's `extend` and a
+    runner's `run_async`, with perf_counter accumulation; nested calls count once (the
+    outermost). Counts only while `on`: the side turns it on around its timed runs, so the
+    builds and appends at the reads between them (outside the run) are not counted as time
+    inside it. On a no-op plugin it measures its own cost per hook (the floor `run_adk`
+    subtracts, as cProfile's calibration does)."""
 
-    def __init__(self, nb):
+    def __init__(self, plugin, trace=None, adk_runner=None):
         from agentnb.adk import AdkObserver
         from google.adk.plugins.base_plugin import BasePlugin
         self.total = 0.0
@@ -189,15 +191,18 @@ class SelfTime:
         self.gc_in_hooks, self.gc_runs_in_hooks = 0.0, 0
         self._gc_started = None
         gc.callbacks.append(self._gc)
-        obs = nb.observer
         hooks = [n for n in dir(BasePlugin) if n.endswith("_callback")]
         for name in hooks:
             if getattr(AdkObserver, name) is getattr(BasePlugin, name):
                 continue   # not overridden: ADK's own no-op
-            setattr(obs, name, self._wrap_async(getattr(obs, name), name))
-        obs.trace.extend = self._wrap_sync(obs.trace.extend, "Trace.extend")
-        # Time inside ADK's run_async too: ask() minus that is the wrapper's own cost.
-        adk = nb.adk_runner
+            setattr(plugin, name, self._wrap_async(getattr(plugin, name), name))
+        if trace is not None:
+            trace.extend = self._wrap_sync(trace.extend, "Trace.extend")
+        if adk_runner is not None:
+            self._time_run_async(adk_runner)
+
+    def _time_run_async(self, adk):
+        """Time inside ADK's run_async too: ask() minus that is the wrapper's own cost."""
         orig = adk.run_async
         outer = self
 
@@ -315,26 +320,34 @@ def run_adk(quick: bool) -> dict:
         view.follow(asyncio.get_running_loop())
         nbv = NbSide(nb_view_runner, view)
         instr_runner = make_nb(total)
-        selftime = SelfTime(instr_runner)
+        selftime = SelfTime(instr_runner.observer, instr_runner.trace, instr_runner.adk_runner)
         instr = NbSide(instr_runner)
         instr.prepare, instr.done = selftime.start, selftime.stop   # `_timed` calls these around its clock
+        # The instrument's own cost per hook: the same wrappers around a plugin doing nothing.
+        floor_plugin = make_noop_plugin()
+        floor = SelfTime(floor_plugin)
+        calibration = BareSide(make_bare(total, plugins=[floor_plugin]))
+        calibration.prepare, calibration.done = floor.start, floor.stop
         sides = {"bare": bare, "agentnb": nb, "agentnb+view": nbv, "agentnb(instrumented)": instr,
                  "noop_plugin": BareSide(make_bare(total, plugins=[make_noop_plugin()])),
                  "copy_plugin": BareSide(make_bare(total, plugins=[make_copy_plugin()])),
+                 "noop_plugin(instrumented)": calibration,
                  **make_peer_sides(BareSide, make_bare, total)}
         for side in sides.values():       # the first invocation costs ~0.6 s: not measured
             await _timed(side, warm)
             getattr(side, "reset", lambda: None)()
         selftime.reset()
+        floor.reset()
         comm = _common.COMMS[-1]
         sent_before = len(comm.sent)
-        shares, instr_walls, builds = [], [], []
+        instr_rounds, instr_walls, builds = [], [], []
         ab = Rounds(list(sides), "bare")
         for r in range(rounds):
             for name in ab.order(r):
                 side = sides[name]
                 if side is instr:
                     before_self, before_async = selftime.total, selftime.run_async
+                    before_calls = dict(selftime.calls)
                 c = await _timed(side, per_round)
                 ab.record(name, c.wall, c.cpu)
                 if side is instr:
@@ -342,9 +355,15 @@ def run_adk(quick: bool) -> dict:
                     t = time.perf_counter()
                     len(instr_runner.trace)
                     builds.append(time.perf_counter() - t)
-                    shares.append((selftime.total - before_self) / c.wall)
+                    instr_rounds.append((c.wall, selftime.total - before_self, {
+                        k: n - before_calls.get(k, 0) for k, n in selftime.calls.items()}))
                     instr_walls.append((c.wall, selftime.run_async - before_async,
                                         selftime.total - before_self))
+        floor_s = {k: floor.per_hook[k] / n for k, n in floor.calls.items()}
+        raw_shares = [spent / wall for wall, spent, _ in instr_rounds]
+        shares = [(spent - sum(n * floor_s.get(k, 0.0) for k, n in calls.items())) / wall
+                  for wall, spent, calls in instr_rounds]
+        floor_calls = sum(floor.calls.values())
         tool_calls = {n: await s.count() / per_round for n, s in sides.items()}
         msgs = comm.sent[sent_before:]
         n_inv = rounds * per_round
@@ -379,7 +398,10 @@ def run_adk(quick: bool) -> dict:
                     "spans_per_invocation": {name: rnd(sides[name].spans / max(
                         sides[name].invocations, 1), 1) for name in peers},
                     "self_time_share_quantiles": quantiles(shares),
-                    "self_time_share_aggregate": rnd(selftime.total / timed_instr),
+                    "self_time_share_uncalibrated": rnd(median(raw_shares)),
+                    "instrument_floor_us_per_hook": rnd(floor.total / floor_calls * 1e6, 2)
+                    if floor_calls else None,
+                    "self_time_share_aggregate_uncalibrated": rnd(selftime.total / timed_instr),
                     "gc_in_hooks_share": rnd(selftime.gc_in_hooks / timed_instr),
                     "gc_runs_in_hooks_per_invocation": rnd(selftime.gc_runs_in_hooks / n_inv, 2),
                     "build_at_read_share": rnd(sum(builds) / timed_instr),
