@@ -101,9 +101,11 @@ class AdkObserver(SessionBook, BasePlugin):
         user_event = next((e for e in reversed(ic.session.events)
                            if e.invocation_id == inv and e.author == "user"), None)
         parent = current_tool_call.get()
-        if parent is not None and parent.context is not None and parent.session_id != sid:
+        running = parent.running_in() if parent is not None else None
+        if running is not None and running[0] != sid:
             # a run inside a tool call (AgentTool's): its own calls are not the parent's
             current_tool_call.set(None)
+            parent = (running[1], parent.call_id)
         else:
             parent = None
         if not self.knows(sid):   # a session made elsewhere (AgentTool makes one per call)
@@ -125,17 +127,17 @@ class AdkObserver(SessionBook, BasePlugin):
         records = [record for capture in events for record in self._build_event(*capture)]
         return records + self.drift_records(sid, shared)   # app:/user: keys written elsewhere
 
-    def _begin(self, ic: Any, parent: ToolCall | None = None) -> None:
+    def _begin(self, ic: Any, parent: tuple[str, str] | None = None) -> None:
         """The least an invocation needs recorded: its start, and a way to learn of its end.
         ADK calls no hook when a run is interrupted or cancelled, so the end of the task that
-        runs it marks it interrupted unless a hook ended it first."""
+        runs it marks it interrupted unless a hook ended it first. `parent`: (invocation, call)
+        of the tool call it runs inside."""
         sid, inv = ic.session.id, ic.invocation_id
         with self._lock:
             self._runs[inv] = _Run(sid, failures_seen=self.guard.failures)
         agent = getattr(ic.agent, "name", None) or self.root
         self._later("the start of the invocation", self._build_begin, sid, inv, agent,
-                    ic.user_content, time.time(), parent.invocation_id if parent else None,
-                    parent.call_id if parent else None)
+                    ic.user_content, time.time(), parent)
         task = asyncio.current_task()
         if task is not None:
             task.add_done_callback(lambda _: self.end(
@@ -143,9 +145,9 @@ class AdkObserver(SessionBook, BasePlugin):
 
     @staticmethod
     def _build_begin(sid: str, inv: str, agent: str, content: Any, now: float,
-                     parent_invocation: str | None, parent_call: str | None) -> list[Record]:
-        return [InvocationStart(sid, inv, agent, text_of(content), now, parent_invocation,
-                                parent_call)]
+                     parent: tuple[str, str] | None) -> list[Record]:
+        return [InvocationStart(sid, inv, agent, text_of(content), now,
+                                *(parent or (None, None)))]
 
     def _catch_up(self, ic: Any) -> _Run | None:
         """Make good what a failed hook did not record: the invocation's start, and any of its
@@ -352,10 +354,10 @@ class AdkObserver(SessionBook, BasePlugin):
 
     # -- tool hooks (ToolContext) --
     async def before_tool_callback(self, *, tool: Any, tool_args: Any, tool_context: Any) -> None:
-        ic = tool_context._invocation_context
         try:
-            call = ToolCall.begin(tool, tool_context, ic, tool_context.function_call_id)
-            self._record_before_tool(call, tool_args, tool_context, ic)
+            call = ToolCall.begin(tool, tool_context, tool_context.function_call_id,
+                                  tool_context.agent_name)
+            self._record_before_tool(call, tool_args, tool_context, tool_context._invocation_context)
         except Exception:
             self.guard.failed("before_tool")
 

@@ -49,8 +49,6 @@ class Mark:
 
 @dataclass(slots=True)
 class ToolCall:
-    session_id: str
-    invocation_id: str
     call_id: str
     name: str
     agent: str
@@ -63,13 +61,24 @@ class ToolCall:
     copies: dict[str, Any] | None = None    # its values, copied then
 
     @classmethod
-    def begin(cls, tool: Any, tool_context: Any, ic: Any, call_id: str) -> ToolCall:
+    def begin(cls, tool: Any, tool_context: Any, call_id: str, agent: str) -> ToolCall:
         """A call at the plugin's before_tool, made this task's `current_tool_call`."""
         actions = tool_context.actions
-        call = cls(ic.session.id, ic.invocation_id, call_id, tool.name, tool_context.agent_name,
-                   tool_context, actions, dict(actions.state_delta), watch(tool))
+        # watch's answer for a class already wrapped, without the call
+        watched = (type(tool) in _watched and "run_async" not in getattr(tool, "__dict__", ())
+                   or watch(tool))
+        call = cls(call_id, tool.name, agent, tool_context, actions, dict(actions.state_delta),
+                   watched)
         current_tool_call.set(call)
         return call
+
+    def running_in(self) -> tuple[str, str] | None:
+        """(session id, invocation id) while the call runs: until the plugin's after_tool."""
+        context = self.context
+        if context is None:
+            return None
+        ic = context._invocation_context
+        return ic.session.id, ic.invocation_id
 
     def done(self) -> None:
         """At the plugin's after_tool: the call's delta and copies of its values, from which
