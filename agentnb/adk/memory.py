@@ -39,9 +39,9 @@ class ObservedMemory(BaseMemoryService):
         """Who searches: the tool call running (load_memory), else the agent running, whose
         preload_memory tool searches before each model call (ADK passes only the query)."""
         call = current_tool_call.get()
-        running = call.running_in() if call is not None else None
-        if running is not None:
-            return *running, call.call_id, call.name
+        where = call.running_in() if call is not None else None
+        if call is not None and where is not None:
+            return *where, call.call_id, call.name
         running = current_agent.get()
         if running is None:
             return None, None, None, None

@@ -55,8 +55,7 @@ class AdkObserver(SessionBook, BasePlugin):
         self._init_book()
         self._last_user_text: tuple[Any, str] = (None, "")
         self._later = Backlog(trace, self.guard).keep
-        # The builds the hooks keep most, bound once: a method read off `self` is a new object
-        # each time, and the backlog would hold one per hook until the next read.
+        # Bound once: a method read off `self` is a new object each time, one per kept hook.
         self._context_build = self._build_context
         self._event_build = self._build_event
 
@@ -65,12 +64,13 @@ class AdkObserver(SessionBook, BasePlugin):
         """Hooks whose recording failed (each time, the run went on)."""
         return self.guard.failures
 
-    def _build_context(self, hook: str, kind: str, sid: str, inv: str, type_name: str,
+    def _build_context(self, hook: str, sid: str, inv: str, context_type: type,
                        call_id: str | None, agent: str | None, exposed: dict[str, Any] | None,
                        now: float, state: dict[str, Any], branch: str | None,
                        content: Any) -> list[Record]:
-        return [ContextSnapshot(sid, inv, now, hook, kind, type_name, agent, call_id,
-                                self._user_text(content), branch, state, exposed or {})]
+        return [ContextSnapshot(sid, inv, now, hook, CONTEXT_KIND[hook], context_type.__name__,
+                                agent, call_id, self._user_text(content), branch, state,
+                                exposed or {})]
 
     def _user_text(self, content: Any) -> str:
         # Every snapshot of an invocation shows the same user content: walk its parts once.
@@ -100,14 +100,12 @@ class AdkObserver(SessionBook, BasePlugin):
         # The user's own event never reaches on_event_callback; it is in the session by now.
         user_event = next((e for e in reversed(ic.session.events)
                            if e.invocation_id == inv and e.author == "user"), None)
-        parent = current_tool_call.get()
-        running = parent.running_in() if parent is not None else None
-        if running is not None and running[0] != sid:
-            # a run inside a tool call (AgentTool's): its own calls are not the parent's
-            current_tool_call.set(None)
-            parent = (running[1], parent.call_id)
-        else:
-            parent = None
+        call = current_tool_call.get()
+        running = call.running_in() if call is not None else None
+        parent = None   # (invocation, call) of the tool call this run is inside: AgentTool's
+        if call is not None and running is not None and running[0] != sid:
+            current_tool_call.set(None)   # the child's own tool calls are not the parent's
+            parent = (running[1], call.call_id)
         if not self.knows(sid):   # a session made elsewhere (AgentTool makes one per call)
             delta = user_event.actions.state_delta if user_event is not None else {}
             self.start_session(sid, ic.app_name, ic.user_id,
@@ -215,7 +213,7 @@ class AdkObserver(SessionBook, BasePlugin):
                 saved, run.tool_artifacts = run.tool_artifacts, []
         seen = {(f, v) for _, f, v in saved}
         mark = run.writers.find(event.actions) if run is not None else None
-        source = mark.label if mark is not None and mark.stage == "agent" else f"event:{event.author}"
+        source = mark[2] if mark is not None and mark[1] == "agent" else f"event:{event.author}"
         saved += [(source, f, v) for f, v in event.actions.artifact_delta.items() if (f, v) not in seen]
         records = [await self._artifact(ic, event.id, source, f, v) for source, f, v in saved]
         self.trace.extend(records)
@@ -412,9 +410,9 @@ class AdkObserver(SessionBook, BasePlugin):
         # Ids, not the context: it holds its invocation's copy of the session, which would stay
         # alive (and GC-scanned) until the next read. `ic` is the context's InvocationContext.
         session = ic.session
-        self._later("a context", self._context_build, hook, CONTEXT_KIND[hook], session.id,
-                    ic.invocation_id, type(ctx).__name__, call_id, agent, exposed, time.time(),
-                    dict(session.state), ic.branch, ic.user_content)
+        self._later("a context", self._context_build, hook, session.id, ic.invocation_id,
+                    type(ctx), call_id, agent, exposed, time.time(), dict(session.state),
+                    ic.branch, ic.user_content)
 
     def _record_fact(self, ctx: Any, topic: str, data: dict[str, Any]) -> None:
         self.trace.append(Fact(ctx.session.id, ctx.invocation_id, time.time(), topic, data))

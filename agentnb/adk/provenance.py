@@ -37,14 +37,10 @@ _watching = threading.Lock()
 _MISSING = object()
 
 
-@dataclass(slots=True)
-class Mark:
-    actions: Any                 # held, so that its id stays its own
-    stage: str                   # agent | model
-    label: str                   # the writer of what it carries (agent stage)
-    agent: str
-    before: dict[str, Any]       # the delta when marked
-    after: dict[str, Any] | None = None   # model stage: the delta at the plugin's after_model
+# A mark: (actions, held so that its id stays its own; stage: agent | model; the writer of what
+# it carries (agent stage); the agent; the delta when marked). A tuple: the hooks make six an
+# invocation, and a dataclass's __init__ is a Python call each time.
+Mark = tuple[Any, str, str, str, dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -65,7 +61,7 @@ class ToolCall:
         """A call at the plugin's before_tool, made this task's `current_tool_call`."""
         actions = tool_context.actions
         # watch's answer for a class already wrapped, without the call
-        watched = (type(tool) in _watched and "run_async" not in getattr(tool, "__dict__", ())
+        watched = ((type(tool) in _watched and "run_async" not in getattr(tool, "__dict__", ()))
                    or watch(tool))
         call = cls(call_id, tool.name, agent, tool_context, actions, dict(actions.state_delta),
                    watched)
@@ -110,23 +106,25 @@ class ToolCall:
 class Writers:
     """The marks and tool calls of one invocation."""
 
-    __slots__ = ("calls", "marks")
+    __slots__ = ("after", "calls", "marks")
 
     def __init__(self) -> None:
         self.marks: dict[int, Mark] = {}
+        self.after: dict[int, dict[str, Any]] = {}   # model marks: the delta at after_model
         self.calls: dict[str, ToolCall] = {}
 
     def mark(self, actions: Any, stage: str, label: str, agent: str) -> None:
-        self.marks[id(actions)] = Mark(actions, stage, label, agent, dict(actions.state_delta))
+        key = id(actions)
+        self.marks[key] = (actions, stage, label, agent, dict(actions.state_delta))
+        self.after.pop(key, None)
 
     def model_done(self, actions: Any) -> None:
-        mark = self.find(actions)
-        if mark is not None:
-            mark.after = dict(actions.state_delta)
+        if self.find(actions) is not None:
+            self.after[id(actions)] = dict(actions.state_delta)
 
     def find(self, actions: Any) -> Mark | None:
         mark = self.marks.get(id(actions))
-        return mark if mark is not None and mark.actions is actions else None
+        return mark if mark is not None and mark[0] is actions else None
 
     def carried(self, event: Any, raw: dict[str, Any], output_key: str | None) -> Carried:
         """What an event carries of this invocation's writers, taken when it arrives; the writes
@@ -149,9 +147,10 @@ class Writers:
                         answered.append((call, dict(call.actions.state_delta)))
         mark = self.find(actions)
         after = early = None
-        if mark is not None and mark.after is not None:   # what before_model callbacks wrote
-            after = mark.after
-            early = [(k, copy_value(after[k])) for k in written(mark.before, after)]
+        if mark is not None:
+            after = self.after.get(id(actions))
+            if after is not None:   # what before_model callbacks wrote
+                early = [(k, copy_value(after[k])) for k in written(mark[4], after)]
         return answered, mark, after, early, raw, output_key
 
 
@@ -174,19 +173,21 @@ def event_writes(carried: Carried, delta: Mapping[str, Any], author: str,
         if call.after is not None:   # the agent's after_tool callbacks, on the call's own delta
             out += [(f"after_tool_callback:{call.agent}", "ToolContext", k, delta[k])
                     for k in written(call.after, own) if k in delta]
-    if mark is not None and mark.stage == "agent":
-        out += [(mark.label, "CallbackContext", k, v) for k, v in delta.items()]
-    elif mark is not None:   # model: before_model callbacks, then after_model, then output_key
-        since = mark.before
-        if after is not None:
-            out += [(f"before_model_callback:{mark.agent}", "CallbackContext", k, v)
-                    for k, v in early or ()]
-            since = after
-        late = "after_model_callback" if after is not None else "before_model_callback"
-        for key in written(since, raw):
-            source = (f"output_key:{author}" if has_text and key == output_key
-                      else f"{late}:{mark.agent}")
-            out.append((source, "CallbackContext", key, delta[key]))
+    if mark is not None:
+        _, stage, label, agent, before = mark
+        if stage == "agent":
+            out += [(label, "CallbackContext", k, v) for k, v in delta.items()]
+        else:   # model: before_model callbacks, then after_model, then output_key
+            since = before
+            if after is not None:
+                out += [(f"before_model_callback:{agent}", "CallbackContext", k, v)
+                        for k, v in early or ()]
+                since = after
+            late = "after_model_callback" if after is not None else "before_model_callback"
+            for key in written(since, raw):
+                source = (f"output_key:{author}" if has_text and key == output_key
+                          else f"{late}:{agent}")
+                out.append((source, "CallbackContext", key, delta[key]))
     elif not out:
         out += [(f"output_key:{author}" if has_text and key == output_key
                  else f"event:{author}", None, key, value) for key, value in delta.items()]
