@@ -341,6 +341,7 @@ def run_adk(quick: bool) -> dict:
         comm = _common.COMMS[-1]
         sent_before = len(comm.sent)
         instr_rounds, instr_walls, builds = [], [], []
+        floor_rounds: dict[str, list[float]] = {}   # hook -> its floor per call, each round
         ab = Rounds(list(sides), "bare")
         for r in range(rounds):
             for name in ab.order(r):
@@ -348,6 +349,8 @@ def run_adk(quick: bool) -> dict:
                 if side is instr:
                     before_self, before_async = selftime.total, selftime.run_async
                     before_calls = dict(selftime.calls)
+                elif side is calibration:
+                    before_floor = dict(floor.per_hook), dict(floor.calls)
                 c = await _timed(side, per_round)
                 ab.record(name, c.wall, c.cpu)
                 if side is instr:
@@ -359,7 +362,15 @@ def run_adk(quick: bool) -> dict:
                         k: n - before_calls.get(k, 0) for k, n in selftime.calls.items()}))
                     instr_walls.append((c.wall, selftime.run_async - before_async,
                                         selftime.total - before_self))
-        floor_s = {k: floor.per_hook[k] / n for k, n in floor.calls.items()}
+                elif side is calibration:
+                    for k, n in floor.calls.items():
+                        if n > before_floor[1].get(k, 0):
+                            floor_rounds.setdefault(k, []).append(
+                                (floor.per_hook[k] - before_floor[0].get(k, 0.0))
+                                / (n - before_floor[1].get(k, 0)))
+        # Per hook, the median over rounds: a GC pass or a stall of the machine inside one
+        # no-op hook would make a mean of the floor larger than the hooks it is taken from.
+        floor_s = {k: median(v) for k, v in floor_rounds.items()}
         raw_shares = [spent / wall for wall, spent, _ in instr_rounds]
         shares = [(spent - sum(n * floor_s.get(k, 0.0) for k, n in calls.items())) / wall
                   for wall, spent, calls in instr_rounds]
@@ -399,8 +410,9 @@ def run_adk(quick: bool) -> dict:
                         sides[name].invocations, 1), 1) for name in peers},
                     "self_time_share_quantiles": quantiles(shares),
                     "self_time_share_uncalibrated": rnd(median(raw_shares)),
-                    "instrument_floor_us_per_hook": rnd(floor.total / floor_calls * 1e6, 2)
-                    if floor_calls else None,
+                    "instrument_floor_us_per_hook": rnd(sum(
+                        floor_s.get(k, 0.0) * n for k, n in floor.calls.items())
+                        / floor_calls * 1e6, 2) if floor_calls else None,
                     "self_time_share_aggregate_uncalibrated": rnd(selftime.total / timed_instr),
                     "gc_in_hooks_share": rnd(selftime.gc_in_hooks / timed_instr),
                     "gc_runs_in_hooks_per_invocation": rnd(selftime.gc_runs_in_hooks / n_inv, 2),
