@@ -10,7 +10,7 @@ from ..core.records import Fact
 from ..core.trace import Trace
 from .mapping import text_of
 from .observer import current_agent
-from .provenance import current_tool_call
+from .provenance import running_tool_call
 
 
 class ObservedMemory(BaseMemoryService):
@@ -38,10 +38,9 @@ class ObservedMemory(BaseMemoryService):
     def _searcher() -> tuple[str | None, str | None, str | None, str | None]:
         """Who searches: the tool call running (load_memory), else the agent running, whose
         preload_memory tool searches before each model call (ADK passes only the query)."""
-        call = current_tool_call.get()
-        where = call.running_in() if call is not None else None
-        if call is not None and where is not None:
-            return *where, call.call_id, call.name
+        call = running_tool_call()
+        if call is not None:
+            return call
         running = current_agent.get()
         if running is None:
             return None, None, None, None

@@ -22,7 +22,7 @@ from ..core.records import ArtifactVersion, ContextSnapshot, Fact, InvocationSta
 from ..core.trace import Trace
 from ..core.values import copy_value
 from .mapping import CONTEXT_KIND, describe_part, dump, invocation_exposed, text_of
-from .provenance import ToolCall, Writers, current_tool_call
+from .provenance import ToolCall, Writers, current_tool_call, running_tool_call
 from .sessions import SHARED_PREFIXES, SessionBook
 
 log = logging.getLogger("agentnb.adk")
@@ -100,12 +100,11 @@ class AdkObserver(SessionBook, BasePlugin):
         # The user's own event never reaches on_event_callback; it is in the session by now.
         user_event = next((e for e in reversed(ic.session.events)
                            if e.invocation_id == inv and e.author == "user"), None)
-        call = current_tool_call.get()
-        running = call.running_in() if call is not None else None
+        running = running_tool_call()
         parent = None   # (invocation, call) of the tool call this run is inside: AgentTool's
-        if call is not None and running is not None and running[0] != sid:
+        if running is not None and running[0] != sid:
             current_tool_call.set(None)   # the child's own tool calls are not the parent's
-            parent = (running[1], call.call_id)
+            parent = (running[1], running[2])
         if not self.knows(sid):   # a session made elsewhere (AgentTool makes one per call)
             delta = user_event.actions.state_delta if user_event is not None else {}
             self.start_session(sid, ic.app_name, ic.user_id,
@@ -212,8 +211,8 @@ class AdkObserver(SessionBook, BasePlugin):
             with self._lock:
                 saved, run.tool_artifacts = run.tool_artifacts, []
         seen = {(f, v) for _, f, v in saved}
-        mark = run.writers.find(event.actions) if run is not None else None
-        source = mark[2] if mark is not None and mark[1] == "agent" else f"event:{event.author}"
+        writer = run.writers.agent_writer(event.actions) if run is not None else None
+        source = writer or f"event:{event.author}"
         saved += [(source, f, v) for f, v in event.actions.artifact_delta.items() if (f, v) not in seen]
         records = [await self._artifact(ic, event.id, source, f, v) for source, f, v in saved]
         self.trace.extend(records)

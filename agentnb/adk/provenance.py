@@ -60,11 +60,8 @@ class ToolCall:
     def begin(cls, tool: Any, tool_context: Any, call_id: str, agent: str) -> ToolCall:
         """A call at the plugin's before_tool, made this task's `current_tool_call`."""
         actions = tool_context.actions
-        # watch's answer for a class already wrapped, without the call
-        watched = ((type(tool) in _watched and "run_async" not in getattr(tool, "__dict__", ()))
-                   or watch(tool))
         call = cls(call_id, tool.name, agent, tool_context, actions, dict(actions.state_delta),
-                   watched)
+                   watch(tool))
         current_tool_call.set(call)
         return call
 
@@ -103,6 +100,14 @@ class ToolCall:
                       for k in written(since, after)]
 
 
+def running_tool_call() -> tuple[str, str, str, str] | None:
+    """(session id, invocation id, call id, tool name) of the tool call running in this task:
+    from the plugin's before_tool to its after_tool."""
+    call = current_tool_call.get()
+    where = call.running_in() if call is not None else None
+    return None if call is None or where is None else (*where, call.call_id, call.name)
+
+
 class Writers:
     """The marks and tool calls of one invocation."""
 
@@ -125,6 +130,11 @@ class Writers:
     def find(self, actions: Any) -> Mark | None:
         mark = self.marks.get(id(actions))
         return mark if mark is not None and mark[0] is actions else None
+
+    def agent_writer(self, actions: Any) -> str | None:
+        """The agent-stage writer of what `actions` carries (a before/after_agent callback)."""
+        mark = self.find(actions)
+        return mark[2] if mark is not None and mark[1] == "agent" else None
 
     def carried(self, event: Any, raw: dict[str, Any], output_key: str | None) -> Carried:
         """What an event carries of this invocation's writers, taken when it arrives; the writes
