@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import html.parser
 import logging
 import os
 import re
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -433,6 +435,25 @@ def test_hostile_text_is_escaped_in_every_livekit_view(tmp_path):
         assert source in dashboard, source
     assert "&lt;script&gt;alert(&#x27;agentnb-xss&#x27;)&lt;/script&gt;" in dashboard
     assert "javascript:" in dashboard and 'href="javascript:' not in dashboard
+
+
+# --- a closed job -------------------------------------------------------------------------
+
+def test_a_closed_console_job_is_collected():
+    """A notebook makes job after job. LiveKit's console path gives every job in the process
+    the same mock room, which keeps each call made to it: a closed job, its session and its
+    trace must not stay alive through it."""
+    async def main():
+        job = NotebookJob(agent=NoteAgent(), llm=ScriptedLLM([call("remember", note="milk"),
+                                                              reply("Saved.")]),
+                          userdata=Notes(), display=False)
+        await job.ask("remember milk")
+        session = weakref.ref(job.observer.session)
+        await job.aclose()
+        return weakref.ref(job), weakref.ref(job.trace), session
+    left = run(main())
+    gc.collect()
+    assert [ref() for ref in left] == [None, None, None]
 
 
 # --- what the LiveKit views say -------------------------------------------------------------

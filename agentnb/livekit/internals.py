@@ -318,6 +318,18 @@ def shutdown_callback_names(ctx: Any, leave_out: Any) -> list[str]:
             if cb != leave_out]
 
 
+def forget_console_calls() -> None:
+    """Let closed console jobs be collected. LiveKit's console path gives every job in the
+    process the same mock room (`ipc.mock_room.create_mock_room` is a `functools.cache`), and
+    a mock keeps every call made to it: `room.on("participant_disconnected",
+    ctx._on_simulator_disconnected)` held each closed job's JobContext, and through its
+    shutdown callbacks and session the job and its whole trace (~50k objects a job). Nothing
+    reads the calls a mock recorded; what it was configured to return stays."""
+    from livekit.agents.ipc.mock_room import create_mock_room
+    if create_mock_room.cache_info().currsize:
+        create_mock_room().reset_mock()
+
+
 def job_context() -> Any:
     from livekit.agents import get_job_context
     return get_job_context(required=False)

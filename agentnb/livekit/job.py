@@ -329,6 +329,8 @@ class NotebookJob(Recorded):
             self._log_capture = None
         if self._env_before is not None:
             internals.restore_livekit_env(self._env_before)
+        if not self.server_url:
+            internals.forget_console_calls()
         if stuck:
             self.observer.fact("shutdown", {
                 "event": "stuck", "warning": "LiveKit's job did not finish within the bound; "
