@@ -56,8 +56,9 @@ def _q25(values):
 
 
 class Rounds:
-    """Interleaved rounds: each round runs every variant once, in a rotating order (reversed on
-    odd rounds), timing wall clock and process CPU; a ratio is taken per round against `base`,
+    """Interleaved rounds: each round runs every variant once, in a rotating order (every
+    rotation once, then each of them reversed), so each variant runs in each place and after
+    each other as often as the rest; timing wall clock and process CPU; a ratio is taken per round against `base`,
     and the headline is the median over rounds.
 
     A round's ratio is of wall time (what a user waits for) when both runs were *clean* (had the
@@ -74,8 +75,11 @@ class Rounds:
         self.cpu = {n: [] for n in names}
 
     def order(self, r):
-        names = self.names[r % len(self.names):] + self.names[: r % len(self.names)]
-        if r % 2:
+        # Rotating and reversing round by round would leave an even number of variants each in
+        # places of one parity: two variants would run in the same order every round.
+        n = len(self.names)
+        names = self.names[r % n:] + self.names[: r % n]
+        if (r // n) % 2:
             names.reverse()
         return names
 
