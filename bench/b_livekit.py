@@ -2,7 +2,9 @@
 
 Both sides get the same agent class, tool and scripted LLM (agentnb's `ScriptedLLM`: three tool
 calls, then a reply, per turn) and their own userdata; the job runs on LiveKit's console/fake-job
-path (no server), the bare session in this loop with no room. Rounds interleave the two. When
+path (no server), the bare session in this loop with no room. Rounds interleave the two, over
+three conversations (fresh sessions on both sides), as a round's cost grows with its
+conversation's length; quick mode runs the same (its verdicts must be the full mode's). When
 `agentnb.livekit` is not usable the ratio is null with the reason, and the bare side still runs
 (with a bench-local scripted LLM) so the baseline is known.
 """
@@ -15,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 
 from _common import Clock, Rounds, median, quiet_logs, rnd
+
+CONVERSATIONS = 3
 
 
 @dataclass
@@ -120,7 +124,10 @@ def run_livekit(quick: bool) -> dict:
     quiet_logs()
     for var in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"):
         os.environ.pop(var, None)      # the console/fake-job path, never a server
-    rounds, per_round, warm = (40, 4, 2) if quick else (40, 4, 3)   # as in b_adk: same verdicts
+    # A conversation's turns get dearer as its chat context grows, so more rounds would change
+    # the workload: the rounds come instead from CONVERSATIONS pairs of fresh sessions, each
+    # 40 rounds long (as in b_adk, quick and full alike: same verdicts).
+    rounds, per_round, warm = 40, 4, 3
     total = warm + rounds * per_round + 2
     reason = None
     try:
@@ -128,7 +135,7 @@ def run_livekit(quick: bool) -> dict:
     except Exception as exc:
         reason = f"agentnb.livekit is not usable yet: {type(exc).__name__}: {exc}"
 
-    async def main():
+    async def conversation(ab, first_round, kept):
         agent_cls = _agent_class()
         if reason is None:
             sides = {"bare": BareSide(ScriptedLLM(_steps(total)), agent_cls),
@@ -138,9 +145,8 @@ def run_livekit(quick: bool) -> dict:
         for side in sides.values():
             await side.start()
             await side.run(warm)
-        ab = Rounds(list(sides), "bare")
         try:
-            for r in range(rounds if reason is None else min(rounds, 8)):
+            for r in range(first_round, first_round + (rounds if reason is None else 8)):
                 for name in ab.order(r):
                     with Clock() as c:
                         await sides[name].run(per_round)
@@ -151,22 +157,34 @@ def run_livekit(quick: bool) -> dict:
                     await side.close()
                 except Exception:
                     pass
+        kept.append(sides)
+
+    async def main():
+        ab = Rounds(["bare", "agentnb"] if reason is None else ["bare"], "bare")
+        conversations = []
+        for n in range(CONVERSATIONS if reason is None else 1):
+            await conversation(ab, n * rounds, conversations)
         bare_ms = rnd(median(ab.wall["bare"]) / per_round * 1e3, 2)
         if reason is not None:
             return {"livekit_overhead_ratio": None,
                     "notes": {"livekit_overhead_ratio": reason},
                     "details": {"livekit": {"reason": reason, "bare_ms_per_turn": bare_ms,
                                             "bare_rounds": len(ab.wall["bare"])}}}
-        job = sides["agentnb"]
+        ratios = ab.ratios("agentnb")
+        jobs = [sides["agentnb"] for sides in conversations]
         return {
             "livekit_overhead_ratio": ab.summary("agentnb")["median"],
             "details": {"livekit": {
-                "workload": f"{rounds * per_round} turns per side ({rounds} rounds x {per_round}), "
-                            "3 tool calls + reply per turn, ScriptedLLM, text only, no room",
+                "workload": f"{len(conversations)} conversations of {rounds} rounds x "
+                            f"{per_round} turns per side, 3 tool calls + reply per turn, "
+                            "ScriptedLLM, text only, no room",
                 "agentnb": ab.summary("agentnb"), "bare_ms_per_turn": bare_ms,
-                "records_per_turn": rnd(len(job.job.trace) / max(job.turns, 1), 1),
+                "median_per_conversation": [rnd(median(ratios[i * rounds:(i + 1) * rounds]), 4)
+                                            for i in range(len(conversations))],
+                "records_per_turn": rnd(sum(len(j.job.trace) for j in jobs)
+                                        / max(sum(j.turns for j in jobs), 1), 1),
                 "tool_calls_per_turn": {n: rnd(s.userdata.count / max(s.turns, 1), 2)
-                                        for n, s in sides.items()},
-                "observer_errors": job.job.observer.failures}},
+                                        for n, s in conversations[-1].items()},
+                "observer_errors": sum(j.job.observer.failures for j in jobs)}},
         }
     return asyncio.run(main())

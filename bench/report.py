@@ -102,7 +102,9 @@ def baseline(key, r):
             parts.append(f"with live cards (display=True) {cards:,} kB")
         return "; ".join(parts) or "—"
     if key == "livekit_overhead_ratio" and lk:
-        return f"bare {lk.get('bare_ms_per_turn')} ms/turn"
+        per = lk.get("median_per_conversation")
+        return f"bare {lk.get('bare_ms_per_turn')} ms/turn" + (
+            f"; per conversation {' / '.join(map(str, per))}" if per else "")
     return "—"
 
 
