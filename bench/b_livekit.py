@@ -13,6 +13,7 @@ conversation's length; quick mode runs the same (its verdicts must be the full m
 import asyncio
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -135,6 +136,8 @@ def run_livekit(quick: bool) -> dict:
     except Exception as exc:
         reason = f"agentnb.livekit is not usable yet: {type(exc).__name__}: {exc}"
 
+    builds = []   # agentnb's: the records its handlers kept, built at the read after a round
+
     async def conversation(ab, first_round, kept):
         agent_cls = _agent_class()
         if reason is None:
@@ -151,6 +154,10 @@ def run_livekit(quick: bool) -> dict:
                     with Clock() as c:
                         await sides[name].run(per_round)
                     ab.record(name, c.wall, c.cpu)
+                    if name == "agentnb":
+                        t = time.perf_counter()
+                        len(sides[name].job.trace)
+                        builds.append(time.perf_counter() - t)
         finally:
             for side in sides.values():
                 try:
@@ -179,6 +186,10 @@ def run_livekit(quick: bool) -> dict:
                             f"{per_round} turns per side, 3 tool calls + reply per turn, "
                             "ScriptedLLM, text only, no room",
                 "agentnb": ab.summary("agentnb"), "bare_ms_per_turn": bare_ms,
+                # As in b_adk: a turn keeps what it saw, and the trace's next read (a view's
+                # refresh, a DataFrame) builds it, outside the turn.
+                "build_at_read_us_per_turn": rnd(median(builds) / per_round * 1e6, 1),
+                "build_at_read_share": rnd(sum(builds) / sum(ab.wall["agentnb"]), 4),
                 "median_per_conversation": [rnd(median(ratios[i * rounds:(i + 1) * rounds]), 4)
                                             for i in range(len(conversations))],
                 "records_per_turn": rnd(sum(len(j.job.trace) for j in jobs)

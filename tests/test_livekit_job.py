@@ -231,6 +231,33 @@ def test_turns_with_a_userdata_tool_give_history_rows_and_run_results():
     assert job.observer.failures == 0
 
 
+def test_a_turns_userdata_is_what_it_was_at_the_event_not_at_the_read():
+    """The handlers keep what they saw and the trace builds it at its next read: the values
+    are taken at the event. A write made by hand after a turn, before anything read the trace,
+    is not the turn's tool's: it shows with the next turn's first item."""
+    model = ScriptedLLM([call("remember", note="milk"), reply("Saved."), reply("Hello.")])
+    notes = Notes()
+
+    async def main():
+        job = NotebookJob(agent=NoteAgent(), llm=model, userdata=notes, display=False)
+        await job.ask("remember milk")
+        notes.notes.append("by hand")   # in place, before anything read the trace
+        await job.ask("hello")
+        await job.aclose()
+        return job
+
+    job = run(main())
+    history = job.history()
+    rows = [(r.source, r.new) for r in history.itertuples() if r.key == "notes"]
+    assert rows == [("initial", []), ("tool:remember", ["milk"]),
+                    ("userdata", ["milk", "by hand"])]
+    turns = list(job.invocations()["invocation_id"])
+    assert list(history[history["key"] == "notes"]["invocation_id"])[1:] == turns
+    events = job.events()
+    assert list(events[events["kind"] == "function_response"]["state_delta"]) == [
+        {"notes": ["milk"]}]
+
+
 class MeteredLLM(ScriptedLLM):
     """A ScriptedLLM that reports 7 prompt and 5 completion tokens for each call."""
 

@@ -166,8 +166,8 @@ class NotebookJob(Recorded):
             if self._closed:  # closed while ask() waited for the session
                 raise RuntimeError("agentnb: this job is closed; make a new NotebookJob")
             self._open_turns.add(invocation_id)
-            self.trace.append(InvocationStart(self.session_id or "", invocation_id,
-                                              self.observer.agent_id(), str(text), time.time()))
+            self.observer.keep(InvocationStart(self.session_id or "", invocation_id,
+                                               self.observer.agent_id(), str(text), time.time()))
         status, error, full = "ok", None, None
         with self._live(invocation_id):  # the end record lands before the live card's last flush
             try:
@@ -300,8 +300,8 @@ class NotebookJob(Recorded):
             if invocation_id not in self._open_turns:
                 return
             self._open_turns.discard(invocation_id)
-            self.trace.append(InvocationEnd(self.session_id or "", invocation_id, time.time(),
-                                            status, error, traceback))
+            self.observer.keep(InvocationEnd(self.session_id or "", invocation_id, time.time(),
+                                             status, error, traceback))
 
     def shutdown_blocking(self) -> None:
         """Close everything this job started, each step bounded and all of them within

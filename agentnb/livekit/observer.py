@@ -1,13 +1,17 @@
 """`JobObserver`: LiveKit's job, session and room events -> records. Its handlers are sync, run on
-the job's thread, and never raise into LiveKit (each runs under the observer's `Guard`)."""
+the job's thread, and never raise into LiveKit (each runs under the observer's `Guard`). The
+session's handlers, which run several times a turn, take only what could change after they
+return (the userdata's values, who is speaking, the turn) and keep the rest to be built when
+the trace is next read (`core/backlog.py`)."""
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..core.backlog import Backlog
 from ..core.guard import Guard, guarded
 from ..core.logdata import log_data
 from ..core.records import ContextSnapshot, Event, Fact, Record, Session, StateChange
@@ -33,6 +37,7 @@ class JobObserver(RoomRecording):
         self.trace, self.mode, self.server_url, self.agent = trace, mode, server_url, agent
         self.on_session_ready = on_session_ready
         self.guard = Guard(log)
+        self.backlog = Backlog(trace, self.guard)
         self.session_id: str | None = None
         self.session: Any = None
         self.session_closed: str | None = None
@@ -45,7 +50,7 @@ class JobObserver(RoomRecording):
         self.job_thread_id: int | None = None
         self.server_thread_id: int | None = None
         self.local_identity: str | None = None
-        self.userdata_seen: dict[str, Any] = {}
+        self.userdata_seen: dict[str, Any] = {}   # as of the last build (builds run in order)
         self._usage_seen: list[Any] | None = None
         self._call_names: dict[str, str] = {}
         self._call_errors: dict[str, str] = {}
@@ -132,12 +137,8 @@ class JobObserver(RoomRecording):
                 self.on_item, self.on_tools_executed, self.on_tool_update, self.on_agent_state,
                 self.on_error, self.on_close), strict=True):
             session.on(name, emitted(handler))
-        current = fields_of(userdata_of(session))
-        now = time.time()
-        self.append(*[StateChange(self.sid, None, None, now, "", "initial", key,
-                                  "userdata", old, new, True)
-                      for key, old, new in changes(self.userdata_seen, current)])
-        self.userdata_seen = current
+        self._later("the userdata", self._build_userdata, fields_of(userdata_of(session)),
+                    None, None, "", "initial", time.time())
         if session.agent_state != "initializing":
             self.on_session_ready()
 
@@ -145,18 +146,18 @@ class JobObserver(RoomRecording):
     def on_item(self, ev: Any) -> None:
         item = ev.item
         if item.type == "agent_handoff":
-            self.append(Event(self.sid, self.invocation, item.id,
-                              item.created_at, item.old_agent_id or "", "handoff",
-                              text=f"{item.old_agent_id or ''} → {item.new_agent_id}".strip(),
-                              transfer_to_agent=item.new_agent_id))
+            self._later("a handoff", self._build_event, self.invocation, item.id,
+                        item.created_at, item.old_agent_id or "", "handoff",
+                        {"text": f"{item.old_agent_id or ''} → {item.new_agent_id}".strip(),
+                         "transfer_to_agent": item.new_agent_id})
         elif item.type == "message":
             kind = {"user": "user", "assistant": "model"}.get(item.role, item.role)
             # The participant who sent the text, when a room's chat started the reply.
             author = (input_sender.get() or "user") if item.role == "user" else self.agent_id()
             if item.interrupted and self.invocation:
                 self.turn_interrupted.add(self.invocation)
-            self.append(Event(self.sid, self.invocation, item.id,
-                              item.created_at, author, kind, text=item.text_content or ""))
+            self._later("a message", self._build_event, self.invocation, item.id,
+                        item.created_at, author, kind, {"text": item.text_content or ""})
         # Writes made outside a tool or a turn (an `on_enter`, a task group's results) show up
         # with the conversation item that follows them.
         self.record_userdata(None, "userdata")
@@ -191,28 +192,40 @@ class JobObserver(RoomRecording):
                     f"{out.name}: {message or out.output}")
         names = {fc.name for fc in ev.function_calls}
         source = f"tool:{names.pop()}" if len(names) == 1 else "userdata"
+        self._later("a tool response", self._build_response, responses,
+                    fields_of(userdata_of(self.session)), self.invocation, ev.created_at,
+                    self.agent_id(), source, time.time())
+
+    def _build_response(self, responses: list[dict[str, Any]], userdata: dict[str, Any],
+                        invocation: str | None, created_at: float, agent: str, source: str,
+                        now: float) -> list[Record]:
         event_id = new_id("ev")
-        written = self._userdata_changes(event_id, source)
-        self.append(Event(self.sid, self.invocation, event_id, ev.created_at,
-                          self.agent_id(), "function_response", function_responses=responses,
-                          state_delta={c.key: c.new for c in written}), *written)
+        written = self._build_userdata(userdata, invocation, event_id, agent, source, now)
+        return [Event(self.sid, invocation, event_id, created_at, agent, "function_response",
+                      function_responses=responses,
+                      state_delta={c.key: c.new for c in written}), *written]
 
     @guarded
     def on_agent_state(self, ev: Any) -> None:
         if ev.old_state == "initializing":  # AgentSession.start() has done its work
             self.on_session_ready()
-        self.append(Event(self.sid, self.invocation, new_id("ev"),
-                          ev.created_at, self.agent_id(), "agent_state",
-                          text=f"{ev.old_state} → {ev.new_state}"))
+        self._later("an agent state", self._build_event, self.invocation, None, ev.created_at,
+                    self.agent_id(), "agent_state", {"text": f"{ev.old_state} → {ev.new_state}"})
 
     @guarded
     def record_usage(self, session: Any) -> None:
         """The session's usage so far, when it changed: once per turn, not once per model call
-        (LiveKit's `session_usage_updated`), which cost a `model_dump` at each call."""
-        usage = [usage.model_dump(mode="json") for usage in session.usage.model_usage]
-        if usage != self._usage_seen:
-            self._usage_seen = usage
-            self.fact("usage", {"model_usage": usage}, self.invocation)
+        (LiveKit's `session_usage_updated`), which cost a `model_dump` at each call. LiveKit
+        hands out deep copies of its counters: they are dumped at the build."""
+        self._later("the usage", self._build_usage, session.usage.model_usage, self.invocation,
+                    time.time())
+
+    def _build_usage(self, models: list[Any], invocation: str | None, now: float) -> list[Fact]:
+        if models == self._usage_seen:   # pydantic models compare field by field
+            return []
+        self._usage_seen = models
+        return [Fact(self.session_id, invocation, now, "usage",
+                     {"model_usage": [model.model_dump(mode="json") for model in models]})]
 
     @guarded
     def on_error(self, ev: Any) -> None:
@@ -268,9 +281,22 @@ class JobObserver(RoomRecording):
                 return
             self.trace.extend(records)
 
+    def keep(self, record: Record) -> None:
+        """`record` (a turn's start or end, from the notebook's thread) in its place among what
+        the handlers kept: a turn builds nothing on its way, the trace's next read does."""
+        self.backlog.keep("a turn", _as_is, record)
+
+    def _later(self, what: str, build: Callable[..., Sequence[Record]], *args: Any) -> None:
+        """`build(*args)` makes the records of `what` when the trace is next read."""
+        if self._sealed:
+            self.dropped_after_close += 1
+            return
+        self.backlog.keep(what, build, *args)
+
     def seal(self) -> None:
-        """The job is closed: its trace is final."""
+        """The job is closed: its trace is final (what was kept before is built now)."""
         self._sealed = True
+        self.trace.settle()
 
     def agent_id(self) -> str:
         """Who is speaking: the agent whose activity LiveKit runs the caller in, else the
@@ -284,20 +310,34 @@ class JobObserver(RoomRecording):
             return getattr(self.agent, "id", None) or "agent"
 
     def record_userdata(self, event_id: str | None, source: str) -> None:
-        self.append(*self._userdata_changes(event_id, source))
+        """The userdata's values now; a change for each field that differs from the last."""
+        self._later("the userdata", self._build_userdata, fields_of(userdata_of(self.session)),
+                    self.invocation, event_id, self.agent_id(), source, time.time())
 
-    def _userdata_changes(self, event_id: str | None, source: str) -> list[StateChange]:
-        current = fields_of(userdata_of(self.session))
-        now = time.time()
-        written = [StateChange(self.sid, self.invocation, event_id, now,
-                               self.agent_id(), source, key, "userdata", old, new, True)
+    def _build_userdata(self, current: dict[str, Any], invocation: str | None,
+                        event_id: str | None, author: str, source: str,
+                        now: float) -> list[StateChange]:
+        written = [StateChange(self.sid, invocation, event_id, now, author, source, key,
+                               "userdata", old, new, True)
                    for key, old, new in changes(self.userdata_seen, current)]
         self.userdata_seen = current
         return written
 
+    def _build_event(self, invocation: str | None, event_id: str | None, created_at: float,
+                     author: str, kind: str, fields: dict[str, Any]) -> list[Record]:
+        return [Event(self.sid, invocation, event_id or new_id("ev"), created_at, author, kind,
+                      **fields)]
+
     def _record_call(self, fc: Any) -> None:
         self._call_names[fc.call_id] = fc.name
-        self.append(Event(self.sid, self.invocation, fc.id, fc.created_at,
-                          self.agent_id(), "function_call",
-                          function_calls=[{"id": fc.call_id, "name": fc.name,
-                                           "args": arguments(fc.arguments)}]))
+        self._later("a tool call", self._build_call, self.invocation, fc.id, fc.created_at,
+                    self.agent_id(), fc.call_id, fc.name, fc.arguments)
+
+    def _build_call(self, invocation: str | None, item_id: str, created_at: float, agent: str,
+                    call_id: str, name: str, args: str) -> list[Record]:
+        return [Event(self.sid, invocation, item_id, created_at, agent, "function_call",
+                      function_calls=[{"id": call_id, "name": name, "args": arguments(args)}])]
+
+
+def _as_is(record: Record) -> tuple[Record]:
+    return (record,)
