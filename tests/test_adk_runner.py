@@ -91,6 +91,9 @@ def test_initial_state_rows(scenario):
     initial = history[history.source == "initial"]
     assert dict(zip(initial.key, initial.new)) == {"app:theme": "dark", "greeting": "hi"}
     assert initial.invocation_id.isna().all() and initial.seq.tolist() == [0, 1]
+    # None, as for every other missing value of the frame, not NaN (pandas 3 gives NaN to an
+    # object column built from a mix of strings and None unless told otherwise)
+    assert [*initial.invocation_id, *initial.event_id] == [None] * 4
 
 
 def test_temp_rows_recorded_but_not_persisted(scenario):
