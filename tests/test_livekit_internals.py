@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -183,3 +184,56 @@ def test_a_real_rooms_chat_is_recorded_on_its_way_to_livekits_text_input():
                                      SimpleNamespace(tts=None, stt=None, llm=None), None,
                                      {"room": object()})["room_options"]
     assert console.text_input is NOT_GIVEN
+
+
+# --- the notebook's thread and the job's loop --------------------------------------------------
+
+def test_a_turns_result_reaches_the_notebook_before_the_job_loop_runs_anything_else():
+    """The notebook's thread waits on the job's loop for each turn: it is handed the result as
+    soon as the turn returns, not a loop turn later, after whatever the job's loop had ready
+    (a done callback of the task would run after it)."""
+    from agentnb.livekit import runtime
+    worker = runtime.LoopThread("agentnb-test-loop")
+    seen: list[bool] = []
+    holder: dict = {}
+
+    async def turn():
+        # ready on the loop before the turn returns: runs at the loop's next turn
+        asyncio.get_running_loop().call_soon(lambda: seen.append(holder["done"].done()))
+        return "the result"
+
+    try:
+        holder["done"] = runtime.run_in_loop(worker.loop, contextvars.copy_context(), turn)
+        assert holder["done"].result(timeout=10) == "the result"
+        assert worker.submit(asyncio.sleep(0)).result(timeout=10) is None   # the loop ran on
+        assert seen == [True]
+    finally:
+        worker.stop(5)
+
+
+def test_a_turn_that_fails_or_is_cancelled_still_reaches_the_notebook():
+    from agentnb.livekit import runtime
+    worker = runtime.LoopThread("agentnb-test-loop")
+    started, stopped = threading.Event(), threading.Event()
+
+    async def fails():
+        raise ValueError("the turn failed")
+
+    async def waits():
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+
+    try:
+        failed = runtime.run_in_loop(worker.loop, contextvars.copy_context(), fails)
+        with pytest.raises(ValueError, match="the turn failed"):
+            failed.result(timeout=10)
+        waiting = runtime.run_in_loop(worker.loop, contextvars.copy_context(), waits)
+        assert started.wait(10)
+        waiting.cancel()                     # the notebook gives up: the turn's task stops
+        assert stopped.wait(10) and waiting.cancelled()
+    finally:
+        worker.stop(5)

@@ -128,7 +128,7 @@ def run_in_loop(loop: asyncio.AbstractEventLoop, variables: Any,
         if tasks is not None and refused():
             done.cancel()
             return
-        task = loop.create_task(make_coro())
+        task = loop.create_task(_handing_over(make_coro(), done))
         if tasks is not None:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -177,6 +177,18 @@ def _cancel_with(task: asyncio.Task[Any], future: concurrent.futures.Future[Any]
     if future.cancelled():
         with contextlib.suppress(RuntimeError):  # the task's loop is closed: nothing runs
             task.get_loop().call_soon_threadsafe(task.cancel)
+
+
+async def _handing_over(coro: Coroutine[Any, Any, Any],
+                        done: concurrent.futures.Future[Any]) -> Any:
+    """`coro`, whose result `done` gets the moment it is there: a done callback of its task
+    runs a turn of the loop later, after whatever else the loop has ready (LiveKit's own work
+    at a turn's end), and the waiting thread is woken only then. A failure or a cancellation
+    still reaches `done` through `_copy_outcome`."""
+    result = await coro
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        done.set_result(result)
+    return result
 
 
 def _copy_outcome(done: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:
