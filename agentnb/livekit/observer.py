@@ -216,7 +216,8 @@ class JobObserver(RoomRecording):
     def record_usage(self, session: Any) -> None:
         """The session's usage so far, when it changed: once per turn, not once per model call
         (LiveKit's `session_usage_updated`), which cost a `model_dump` at each call. LiveKit
-        hands out deep copies of its counters: they are dumped at the build."""
+        hands out deep copies of its counters: the build compares them with the last and
+        dumps them only when they changed."""
         self._later("the usage", self._build_usage, session.usage.model_usage, self.invocation,
                     time.time())
 
