@@ -211,6 +211,11 @@ def findings(r):
     if lk and lk.get("reason"):
         out.append(f"- LiveKit: {lk['reason']}; the bench code path for `NotebookJob` is written "
                    f"(bench/b_livekit.py) and runs as soon as the module exists.")
+    elif lk and lk.get("build_at_read_us_per_turn") is not None:
+        out.append(f"- LiveKit: {lk.get('records_per_turn')} records per turn. Building the records "
+                   f"the handlers kept back, at the first read after the turns: "
+                   f"{lk['build_at_read_us_per_turn']} µs per turn, a share "
+                   f"{lk.get('build_at_read_share')} of the turns.")
     if r.get("errors"):
         out.append("- Errors: " + "; ".join(f"{k}: {v}" for k, v in r["errors"].items()))
     return "\n".join(out)
