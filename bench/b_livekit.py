@@ -138,7 +138,7 @@ def run_livekit(quick: bool) -> dict:
 
     builds = []   # agentnb's: the records its handlers kept, built at the read after a round
 
-    async def conversation(ab, first_round, kept):
+    async def conversation(ab, first_round):
         agent_cls = _agent_class()
         if reason is None:
             sides = {"bare": BareSide(ScriptedLLM(_steps(total)), agent_cls),
@@ -164,13 +164,13 @@ def run_livekit(quick: bool) -> dict:
                     await side.close()
                 except Exception:
                     pass
-        kept.append(sides)
+        return sides
 
     async def main():
         ab = Rounds(["bare", "agentnb"] if reason is None else ["bare"], "bare")
         conversations = []
         for n in range(CONVERSATIONS if reason is None else 1):
-            await conversation(ab, n * rounds, conversations)
+            conversations.append(await conversation(ab, n * rounds))
         bare_ms = rnd(median(ab.wall["bare"]) / per_round * 1e3, 2)
         if reason is not None:
             return {"livekit_overhead_ratio": None,

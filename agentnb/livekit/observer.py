@@ -284,7 +284,8 @@ class JobObserver(RoomRecording):
 
     def keep(self, record: Record) -> None:
         """`record` (a turn's start or end, from the notebook's thread) in its place among what
-        the handlers kept: a turn builds nothing on its way, the trace's next read does."""
+        the handlers kept: a turn builds nothing on its way, the trace's next read does. Not
+        dropped once sealed (as `_later` is): these are the job's own records, not LiveKit's."""
         self.backlog.keep("a turn", _as_is, record)
 
     def _later(self, what: str, build: Callable[..., Sequence[Record]], *args: Any) -> None:
